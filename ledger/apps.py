@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class LedgerConfig(AppConfig):
+    """Double-entry accounting over the book."""
+
+    name = "ledger"
+    verbose_name = "Ledger"

@@ -1,0 +1,78 @@
+"""Platform API: root, health, overview, clock actions."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from opssuite import roles
+from opssuite.health import health_report
+from opssuite.selectors import overview_summary
+from simulator import services as clock_services
+from simulator.selectors import clock_state
+
+from .serializers import ClockActionSerializer, ClockSerializer, HealthSerializer, OverviewSerializer
+
+
+class APIRootView(APIView):
+    """Where every API resource lives."""
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        names = {
+            "health": "api-health",
+            "overview": "api-overview",
+            "clock": "api-clock",
+            "events": "api-event-list",
+            "schema": "api-schema",
+            "docs": "api-docs",
+        }
+        links = {key: reverse(name, request=request) for key, name in names.items()}
+        links["trace"] = reverse("api-root", request=request) + "trace/{trade_id}"
+        return Response(links)
+
+
+class HealthView(APIView):
+    """Liveness and readiness: database, broker (stack mode), last tick and its age."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: HealthSerializer, 503: OpenApiResponse(HealthSerializer, "unhealthy")}
+    )
+    def get(self, request: Request) -> Response:
+        healthy, report = health_report()
+        return Response(HealthSerializer(report).data, status=200 if healthy else 503)
+
+
+class OverviewView(APIView):
+    """The suite at a glance: clock, recent ticks, event totals, modules."""
+
+    @extend_schema(responses=OverviewSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(OverviewSerializer(overview_summary()).data)
+
+
+class ClockView(APIView):
+    """The simulator clock. POST {"running": false|true} pauses or resumes it (admin)."""
+
+    write_role = roles.ADMIN
+
+    @extend_schema(responses=ClockSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(ClockSerializer(clock_state()).data)
+
+    @extend_schema(request=ClockActionSerializer, responses=ClockSerializer)
+    def post(self, request: Request) -> Response:
+        action = ClockActionSerializer(data=request.data)
+        action.is_valid(raise_exception=True)
+        if action.validated_data["running"]:
+            clock_services.clock_resume(actor=request.user)
+        else:
+            clock_services.clock_pause(actor=request.user)
+        return Response(ClockSerializer(clock_state()).data)

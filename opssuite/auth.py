@@ -1,0 +1,58 @@
+"""Page access: every page needs a signed-in user with a role; changing state needs operator.
+
+The API is left to DRF (its token and session authentication run inside the view, after
+this middleware), so DRF views are skipped here and guarded by `RolePermission` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from rest_framework.views import APIView
+
+from . import roles
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def any_role_may_post(view_func: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a page whose POST any signed-in role may send (signing out)."""
+    view_func.any_role_may_post = True  # type: ignore[attr-defined]
+    return view_func
+
+
+def is_api_view(view_func: Callable[..., Any]) -> bool:
+    view_class = getattr(view_func, "cls", None)
+    return isinstance(view_class, type) and issubclass(view_class, APIView)
+
+
+class RoleRequiredMiddleware(LoginRequiredMiddleware):
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: Any,
+        view_kwargs: Any,
+    ) -> HttpResponse | None:
+        if is_api_view(view_func) or not getattr(view_func, "login_required", True):
+            return None
+        if not request.user.is_authenticated:
+            return self.handle_no_permission(request, view_func)
+        role = roles.user_role(request.user)
+        if role is None:
+            return self._forbidden(request, "Your account has no role yet: ask an admin.")
+        if (
+            request.method not in SAFE_METHODS
+            and not getattr(view_func, "any_role_may_post", False)
+            and not roles.user_has_role(request.user, roles.OPERATOR)
+        ):
+            return self._forbidden(request, "Your role (viewer) can read but not change.")
+        return None
+
+    def _forbidden(self, request: HttpRequest, reason: str) -> HttpResponse:
+        response = TemplateResponse(request, "403.html", {"reason": reason}, status=403)
+        return response.render()

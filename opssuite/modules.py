@@ -1,0 +1,78 @@
+"""The navigation of the suite: one entry per page in the top bar, in ops order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Module:
+    slug: str  # URL name of its page
+    label: str
+    app: str  # the Django app that owns it
+    summary: str
+    placeholder: bool  # True: its page says what will come, and shows no made-up data
+
+
+MODULES: tuple[Module, ...] = (
+    Module("overview", "Overview", "opssuite", "Clock, last tick, modules at a glance.", False),
+    Module(
+        "market",
+        "Market",
+        "simulator",
+        "The simulator clock and its ticks; FRED-anchored prices, FX and curves come with issue 3.",
+        False,
+    ),
+    Module(
+        "trades",
+        "Trades",
+        "book",
+        "The book: trades with their lifecycle, positions, lots and cash (issue 3).",
+        True,
+    ),
+    Module(
+        "recon",
+        "Recon",
+        "recon",
+        "Position and trade reconciliation, breaks, aging and workflow (issue 5).",
+        True,
+    ),
+    Module(
+        "reporting",
+        "Reporting",
+        "reporting",
+        "NAV per mandate, performance, attribution, published reports.",
+        True,
+    ),
+    Module(
+        "risk",
+        "Risk",
+        "risk",
+        "Fixed income: curves from FRED treasury yields, pricing, DV01, key-rate durations.",
+        True,
+    ),
+    Module(
+        "dataquality",
+        "Data quality",
+        "dataquality",
+        "Multi-source checks on prices, FX and holdings, alerts and gates (issue 6).",
+        True,
+    ),
+    Module(
+        "documents",
+        "Documents",
+        "documents",
+        "Trade-confirmation extraction (PDF text and OCR) and the SOP assistant.",
+        True,
+    ),
+    Module(
+        "ledger",
+        "Ledger",
+        "ledger",
+        "Double-entry accounting, trial balance, statements, ledger-vs-book checks (issue 4).",
+        True,
+    ),
+    Module("events", "Events", "book", "The event log: everything that happened, in order.", False),
+)
+
+MODULES_BY_SLUG = {module.slug: module for module in MODULES}

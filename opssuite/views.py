@@ -1,0 +1,67 @@
+"""Platform pages: overview, the placeholder of a module not built yet, /metrics."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+from django_prometheus.exports import ExportToDjangoView
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from . import roles
+from .modules import MODULES_BY_SLUG
+from .selectors import overview_summary
+
+
+@require_safe
+def overview(request: HttpRequest) -> HttpResponse:
+    context = {"summary": overview_summary(), "module": MODULES_BY_SLUG["overview"]}
+    if request.htmx:
+        return render(request, "opssuite/_overview_status.html", context)
+    return render(request, "opssuite/overview.html", context)
+
+
+@require_safe
+def module_placeholder(request: HttpRequest, slug: str) -> HttpResponse:
+    module = MODULES_BY_SLUG.get(slug)
+    if module is None or not module.placeholder:
+        raise Http404(slug)
+    return render(request, "opssuite/module_placeholder.html", {"module": module})
+
+
+def _from_allowed_network(request: HttpRequest) -> bool:
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(network, strict=False)
+        for network in settings.OPSSUITE_METRICS_ALLOWED_NETWORKS
+    )
+
+
+def _token_user(request: HttpRequest):  # type: ignore[no-untyped-def]
+    try:
+        found = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+    except AuthenticationFailed:
+        return None
+    return found[0] if found else None
+
+
+@login_not_required
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics: for the admin role (session or token), or from allowed networks."""
+    user = request.user if request.user.is_authenticated else _token_user(request)
+    if not (_from_allowed_network(request) or roles.user_has_role(user, roles.ADMIN)):
+        return HttpResponse(
+            "metrics: admin role or an allowed network required\n",
+            status=403,
+            content_type="text/plain",
+        )
+    return ExportToDjangoView(request)
