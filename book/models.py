@@ -22,7 +22,10 @@ class EventQuerySet(models.QuerySet):
     def delete(self) -> NoReturn:
         raise AppendOnlyError("the event log is append-only: events cannot be deleted")
 
-    # bulk_update goes through update(); _raw_delete is Django's path for cascades.
+    def bulk_update(self, objs: Any, fields: Any, batch_size: Any = None) -> NoReturn:
+        raise AppendOnlyError("the event log is append-only: events cannot be updated")
+
+    # _raw_delete is Django's path for cascades.
     def _raw_delete(self, using: Any) -> NoReturn:
         raise AppendOnlyError("the event log is append-only: events cannot be deleted")
 

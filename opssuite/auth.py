@@ -25,9 +25,25 @@ def any_role_may_post(view_func: Callable[..., Any]) -> Callable[..., Any]:
     return view_func
 
 
-def is_api_view(view_func: Callable[..., Any]) -> bool:
+def _drf_view_class(view_func: Callable[..., Any]) -> type | None:
     view_class = getattr(view_func, "cls", None)
-    return isinstance(view_class, type) and issubclass(view_class, APIView)
+    if isinstance(view_class, type) and issubclass(view_class, APIView):
+        return view_class
+    return None
+
+
+def is_api_view(view_func: Callable[..., Any]) -> bool:
+    """A DRF view answering API clients (not a DRF-rendered page such as the API docs)."""
+    view_class = _drf_view_class(view_func)
+    return view_class is not None and not getattr(view_class, "is_page", False)
+
+
+def is_public_page(view_func: Callable[..., Any]) -> bool:
+    # DRF marks every APIView `login_required = False` (it authenticates inside the
+    # view); for a DRF-rendered page that mark must not make it public.
+    if _drf_view_class(view_func) is not None:
+        return False
+    return not getattr(view_func, "login_required", True)
 
 
 class RoleRequiredMiddleware(LoginRequiredMiddleware):
@@ -38,7 +54,7 @@ class RoleRequiredMiddleware(LoginRequiredMiddleware):
         view_args: Any,
         view_kwargs: Any,
     ) -> HttpResponse | None:
-        if is_api_view(view_func) or not getattr(view_func, "login_required", True):
+        if is_api_view(view_func) or is_public_page(view_func):
             return None
         if not request.user.is_authenticated:
             return self.handle_no_permission(request, view_func)

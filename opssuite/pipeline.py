@@ -76,13 +76,13 @@ def tick_run(number: int, *, worker: str | None = None) -> TickResult:
     with log_context(tick_id=number):
         try:
             with transaction.atomic():
-                step_seconds: dict[str, float] = {}
+                steps: list[dict[str, object]] = []
                 for name, step in tick_steps():
                     started = time.perf_counter()
                     step(context)
-                    step_seconds[name] = round(time.perf_counter() - started, 6)
+                    steps.append({"step": name, "seconds": round(time.perf_counter() - started, 6)})
                 clock_services.tick_complete(
-                    number=number, sim_time=sim_time, worker=worker, step_seconds=step_seconds
+                    number=number, sim_time=sim_time, worker=worker, steps=steps
                 )
         except Exception as exc:
             logger.exception("tick %s failed", number)

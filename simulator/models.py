@@ -53,7 +53,8 @@ class Tick(models.Model):
     claimed_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1)
-    step_seconds = models.JSONField(default=dict, blank=True)
+    # [{"step": "simulator", "seconds": 0.01}, ...] in the order the steps ran.
+    steps = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True, default="")
 
     class Meta:

@@ -84,7 +84,7 @@ def tick_claim(*, number: int, sim_time: dt.datetime, worker: str) -> bool:
 
 
 def tick_complete(
-    *, number: int, sim_time: dt.datetime, worker: str, step_seconds: dict[str, float]
+    *, number: int, sim_time: dt.datetime, worker: str, steps: list[dict[str, object]]
 ) -> None:
     """Move the clock to `number` and close the tick; call inside the tick's transaction."""
     now = timezone.now()
@@ -95,7 +95,7 @@ def tick_complete(
         raise TickConflict(f"the clock is no longer at tick {number - 1}")
     closed = Tick.objects.filter(
         number=number, claimed_by=worker, status=TickStatus.RUNNING
-    ).update(status=TickStatus.DONE, finished_at=now, step_seconds=step_seconds)
+    ).update(status=TickStatus.DONE, finished_at=now, steps=steps)
     if closed != 1:
         raise TickConflict(f"tick {number} is no longer claimed by {worker}")
     event_record(
@@ -103,7 +103,7 @@ def tick_complete(
         source=events.Source.PLATFORM,
         tick=number,
         sim_time=sim_time,
-        payload={"worker": worker, "step_seconds": step_seconds},
+        payload={"worker": worker, "steps": steps},
     )
 
 

@@ -28,7 +28,7 @@ class TickSerializer(serializers.ModelSerializer):
             "claimed_at",
             "finished_at",
             "attempts",
-            "step_seconds",
+            "steps",
             "error",
         ]
 

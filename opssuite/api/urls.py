@@ -1,10 +1,10 @@
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from book.api import EventViewSet, TradeTraceView
 
-from .views import APIRootView, ClockView, HealthView, OverviewView
+from .views import APIDocsView, APINotFoundView, APIRootView, ClockView, HealthView, OverviewView
 
 router = SimpleRouter(trailing_slash=False)
 router.register("events", EventViewSet, basename="api-event")
@@ -16,6 +16,7 @@ urlpatterns = [
     path("clock", ClockView.as_view(), name="api-clock"),
     path("trace/<str:trade_id>", TradeTraceView.as_view(), name="api-trace"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", APIDocsView.as_view(url_name="api-schema"), name="api-docs"),
     *router.urls,
+    re_path(r"^(?P<path>.*)$", APINotFoundView.as_view(), name="api-not-found"),
 ]

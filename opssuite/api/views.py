@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularSwaggerView
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,6 +36,22 @@ class APIRootView(APIView):
         links = {key: reverse(name, request=request) for key, name in names.items()}
         links["trace"] = reverse("api-root", request=request) + "trace/{trade_id}"
         return Response(links)
+
+
+class APINotFoundView(APIView):
+    """Any path under /api/ that names no resource: a JSON 404 (after authentication)."""
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, path: str = "") -> Response:
+        raise NotFound(f"No API route at /api/{path}.")
+
+    post = put = patch = delete = get
+
+
+class APIDocsView(SpectacularSwaggerView):
+    """Swagger UI: a page for people, so signing in works as on every other page."""
+
+    is_page = True
 
 
 class HealthView(APIView):
