@@ -12,4 +12,15 @@ class OpssuiteConfig(AppConfig):
 
         from . import roles
 
-        post_migrate.connect(roles.role_permissions_sync_handler, sender=self)
+        # Every app's post_migrate, not just ours: permissions of apps migrated after this
+        # one only exist once their own post_migrate has run.
+        post_migrate.connect(
+            roles.role_permissions_sync_handler, dispatch_uid="opssuite.roles.sync"
+        )
+
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+        from . import audit
+
+        user_logged_in.connect(audit.user_signed_in, dispatch_uid="opssuite.audit.signed_in")
+        user_logged_out.connect(audit.user_signed_out, dispatch_uid="opssuite.audit.signed_out")

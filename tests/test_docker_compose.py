@@ -476,6 +476,17 @@ def test_app_services_run_in_stack_mode(services: dict[str, dict[str, Any]]) -> 
     assert environment(services["web"]).get("PROMETHEUS_MULTIPROC_DIR")
 
 
+def test_interpolated_variables_have_a_default_or_a_clear_error() -> None:
+    """`${VAR}` alone would turn a missing SECRET_KEY or password into an empty string."""
+    for match in INTERPOLATION.finditer(COMPOSE_FILE.read_text()):
+        if match.group(0) == "$$":
+            continue
+        operator, argument = match.group(2), match.group(3)
+        assert operator in {"-", ":-", ":?"}, f"{match.group(0)}: give a default or :?error"
+        if operator == ":?":
+            assert argument.strip(), f"{match.group(0)}: say what to set"
+
+
 # --- image -----------------------------------------------------------------------------------
 
 
