@@ -52,7 +52,9 @@ def make_user(db) -> Callable[..., object]:  # noqa: ANN001
 
     counter = {"n": 0}
 
-    def make(role: str | None = "viewer", *, username: str | None = None, password: str = "pw-Secret-123"):  # noqa: E501
+    def make(
+        role: str | None = "viewer", *, username: str | None = None, password: str = "pw-Secret-123"
+    ):  # noqa: E501
         counter["n"] += 1
         name = username or f"{role or 'norole'}{counter['n']}"
         if role is None:

@@ -37,7 +37,8 @@ class Event(models.Model):
     sim_time = models.DateTimeField(null=True, blank=True)
     tick = models.BigIntegerField(null=True, blank=True, db_index=True)
     kind = models.CharField(max_length=64, db_index=True)
-    trade_id = models.CharField(max_length=32, null=True, blank=True, db_index=True)
+    # NULL, not "": an event about no trade is not an event about a trade with an empty id.
+    trade_id = models.CharField(max_length=32, null=True, blank=True, db_index=True)  # noqa: DJ001
     instrument = models.CharField(max_length=64, blank=True, default="")
     mandate = models.CharField(max_length=32, blank=True, default="", db_index=True)
     source = models.CharField(max_length=16, choices=Source.choices)

@@ -12,8 +12,10 @@ import contextvars
 import logging
 from collections.abc import Iterator
 
+# Never mutated in place: log_context() sets a new dict, so the shared default stays empty.
 _context: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar(
-    "opssuite_log_context", default={}
+    "opssuite_log_context",
+    default={},  # noqa: B039
 )
 
 

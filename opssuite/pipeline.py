@@ -9,6 +9,7 @@ and it happens once: a worker must first claim it (simulator.services.tick_claim
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 import os
@@ -17,13 +18,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-import datetime as dt
 
 from django.db import transaction
 
 from simulator import services as clock_services
 
 from .logging import log_context
+from .metrics import TICK_SECONDS, TICKS
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,12 @@ def tick_steps() -> Iterator[tuple[str, Callable[[TickContext], object]]]:
 
 def tick_run(number: int, *, worker: str | None = None) -> TickResult:
     """Run tick `number` if it is the next one and nobody else has it."""
-    worker = worker or worker_name()
+    result = _tick_run(number, worker=worker or worker_name())
+    TICKS.labels(outcome=result.outcome).inc()
+    return result
+
+
+def _tick_run(number: int, *, worker: str) -> TickResult:
     clock = clock_services.clock_get()
     if number <= clock.last_tick:
         return TickResult(number, "already_done")
@@ -73,7 +79,7 @@ def tick_run(number: int, *, worker: str | None = None) -> TickResult:
     if not clock_services.tick_claim(number=number, sim_time=sim_time, worker=worker):
         return TickResult(number, "claimed_elsewhere")
     context = TickContext(number=number, sim_time=sim_time, worker=worker)
-    with log_context(tick_id=number):
+    with log_context(tick_id=number), TICK_SECONDS.time():
         try:
             with transaction.atomic():
                 steps: list[dict[str, object]] = []

@@ -33,8 +33,19 @@ def user_create(*, username: str, password: str, role: str) -> AbstractUser:
             user.is_staff = True
             user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(role_group(role))
     return user
+
+
+def role_group(role: str) -> Group:
+    """The role's group. A migration creates all three; should one have been deleted
+    since (by hand, or by a test database flush) it is made again, with its permissions."""
+    group, created = Group.objects.get_or_create(name=role)
+    if created:
+        for name in roles.ROLES:
+            Group.objects.get_or_create(name=name)
+        roles.role_permissions_sync()
+    return group
 
 
 def admin_user_ensure(*, username: str, password: str | None) -> AdminUserResult:

@@ -185,18 +185,19 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Embedded runs never call collectstatic: whitenoise serves straight from the finders.
+# Production collects once (hashed, compressed names) and serves from STATIC_ROOT.
+WHITENOISE_USE_FINDERS = DEBUG or env_bool("OPSSUITE_STATIC_FROM_FINDERS", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if WHITENOISE_USE_FINDERS
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
-# Embedded runs never call collectstatic: whitenoise serves straight from the finders.
-WHITENOISE_USE_FINDERS = DEBUG or env_bool("OPSSUITE_STATIC_FROM_FINDERS", False)
 
 # --- security (production mode = DEBUG off; passes `manage.py check --deploy`) ------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

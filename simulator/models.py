@@ -60,7 +60,9 @@ class Tick(models.Model):
     class Meta:
         ordering = ["-number"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(number__gte=1), name="simulator_tick_positive"),
+            models.CheckConstraint(
+                condition=models.Q(number__gte=1), name="simulator_tick_positive"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -58,9 +58,7 @@ def tick_claim(*, number: int, sim_time: dt.datetime, worker: str) -> bool:
     now = timezone.now()
     try:
         with transaction.atomic():
-            Tick.objects.create(
-                number=number, sim_time=sim_time, claimed_by=worker, claimed_at=now
-            )
+            Tick.objects.create(number=number, sim_time=sim_time, claimed_by=worker, claimed_at=now)
         return True
     except IntegrityError:
         pass
@@ -68,8 +66,7 @@ def tick_claim(*, number: int, sim_time: dt.datetime, worker: str) -> bool:
     reclaimed = (
         Tick.objects.filter(number=number)
         .filter(
-            Q(status=TickStatus.FAILED)
-            | Q(status=TickStatus.RUNNING, claimed_at__lt=lease_expired)
+            Q(status=TickStatus.FAILED) | Q(status=TickStatus.RUNNING, claimed_at__lt=lease_expired)
         )
         .update(
             status=TickStatus.RUNNING,

@@ -77,8 +77,19 @@ def worker(stack_env, tmp_path):
     queue, env = stack_env
     log = tmp_path / "worker.log"
     process = _start(
-        ["worker", "-Q", queue, "--concurrency=2", "--pool=prefork", "-n", f"{queue}@%h",
-         "--without-gossip", "--without-mingle", "-l", "info"],
+        [
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency=2",
+            "--pool=prefork",
+            "-n",
+            f"{queue}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+        ],
         env,
         log,
     )

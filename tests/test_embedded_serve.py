@@ -38,14 +38,31 @@ def test_serve_ticks_in_process_and_stops_cleanly_on_ctrl_c(tmp_path):
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}
     }
-    env.update(OPSSUITE_VAR_DIR=str(tmp_path), OPSSUITE_TICK_SECONDS="0.3", OPSSUITE_ADMIN_PASSWORD="pw-Smoke-123")  # noqa: E501
+    env.update(
+        OPSSUITE_VAR_DIR=str(tmp_path),
+        OPSSUITE_TICK_SECONDS="0.3",
+        OPSSUITE_ADMIN_PASSWORD="pw-Smoke-123",
+    )  # noqa: E501
     py = sys.executable
-    boot = subprocess.run([py, "manage.py", "bootstrap"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # noqa: E501
+    boot = subprocess.run(
+        [py, "manage.py", "bootstrap"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # noqa: E501
     assert boot.returncode == 0, boot.stderr
     assert (tmp_path / "opssuite.sqlite3").exists()
     port = _free_port()
     log = (tmp_path / "serve.log").open("w+")
-    server = subprocess.Popen([py, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: E501
+    server = subprocess.Popen(
+        [py, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # noqa: E501
     try:
         deadline = time.monotonic() + 60
         first = None
@@ -54,7 +71,9 @@ def test_serve_ticks_in_process_and_stops_cleanly_on_ctrl_c(tmp_path):
             time.sleep(0.2)
         assert first is not None and first["status"] == "ok" and first["mode"] == "embedded"
         later = first
-        while time.monotonic() < deadline and later["tick"]["last_id"] < first["tick"]["last_id"] + 2:  # noqa: E501
+        while (
+            time.monotonic() < deadline and later["tick"]["last_id"] < first["tick"]["last_id"] + 2
+        ):  # noqa: E501
             time.sleep(0.2)
             later = _health(port) or later
         assert later["tick"]["last_id"] >= first["tick"]["last_id"] + 2

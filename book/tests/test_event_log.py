@@ -78,18 +78,24 @@ def test_the_orm_cannot_update_or_delete_events():
 
 def test_the_database_refuses_a_raw_update():
     event = _record()
-    with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE book_event SET kind = 'clock.paused' WHERE id = %s", [event.pk])
+    with (
+        pytest.raises((IntegrityError, DatabaseError)),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE book_event SET kind = 'clock.paused' WHERE id = %s", [event.pk])
     assert Event.objects.get(pk=event.pk).kind == events.TICK_COMPLETED
 
 
 @pytest.mark.postgres
 def test_postgres_refuses_a_raw_delete():
     event = _record()
-    with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM book_event WHERE id = %s", [event.pk])
+    with (
+        pytest.raises((IntegrityError, DatabaseError)),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM book_event WHERE id = %s", [event.pk])
     assert Event.objects.filter(pk=event.pk).exists()
 
 
@@ -136,7 +142,9 @@ def test_event_pages_list_and_trace(client, viewer):
     assert client.get("/events/trace/T-404404/").status_code == 404
 
 
-def test_event_list_query_count_does_not_grow_with_rows(api_client, viewer, django_assert_max_num_queries):  # noqa: E501
+def test_event_list_query_count_does_not_grow_with_rows(
+    api_client, viewer, django_assert_max_num_queries
+):  # noqa: E501
     for n in range(30):
         _record(tick=n)
     api_client.force_authenticate(viewer)

@@ -17,7 +17,12 @@ from opssuite.selectors import overview_summary
 from simulator import services as clock_services
 from simulator.selectors import clock_state
 
-from .serializers import ClockActionSerializer, ClockSerializer, HealthSerializer, OverviewSerializer
+from .serializers import (
+    ClockActionSerializer,
+    ClockSerializer,
+    HealthSerializer,
+    OverviewSerializer,
+)
 
 
 class APIRootView(APIView):

@@ -28,9 +28,7 @@ def _bootstrap(monkeypatch, **env: str) -> str:
 
 
 @pytest.mark.django_db
-def test_bootstrap_creates_the_admin_once_and_prints_a_generated_password_once(
-    monkeypatch, client
-):
+def test_bootstrap_creates_the_admin_once_and_prints_a_generated_password_once(monkeypatch, client):
     first = _bootstrap(monkeypatch)
     assert "created with password:" in first
     password = first.split("created with password:")[1].split()[0]
@@ -79,7 +77,9 @@ def test_roles_nest(make_user):
 
 @pytest.mark.django_db
 def test_user_add_creates_a_user_with_a_role_and_refuses_duplicates():
-    call_command("user_add", "vic", "--role", "operator", "--password", "pw-Secret-123", stdout=io.StringIO())  # noqa: E501
+    call_command(
+        "user_add", "vic", "--role", "operator", "--password", "pw-Secret-123", stdout=io.StringIO()
+    )  # noqa: E501
     vic = get_user_model().objects.get(username="vic")
     assert roles.user_role(vic) == roles.OPERATOR
     with pytest.raises(CommandError, match="already exists"):

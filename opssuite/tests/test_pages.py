@@ -97,3 +97,18 @@ def test_metrics_open_from_localhost_closed_elsewhere(client, viewer, admin_user
         "/metrics", REMOTE_ADDR="198.51.100.7", HTTP_AUTHORIZATION=f"Token {token.key}"
     )
     assert by_token.status_code == 200
+
+
+def test_metrics_count_ticks_by_outcome(client):
+    from prometheus_client import REGISTRY
+
+    def count(outcome: str) -> float:
+        return REGISTRY.get_sample_value("opssuite_ticks_total", {"outcome": outcome}) or 0.0
+
+    ran, repeated = count("ran"), count("already_done")
+    pipeline.tick_run(1, worker="w")
+    pipeline.tick_run(1, worker="w")
+    assert (count("ran"), count("already_done")) == (ran + 1, repeated + 1)
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert f'opssuite_ticks_total{{outcome="ran"}} {ran + 1}' in text
+    assert "opssuite_tick_seconds_count" in text

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CLEAN = {
     k: v
     for k, v in os.environ.items()
-    if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DEBUG", "SECRET_KEY"}
+    if k
+    not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DEBUG", "SECRET_KEY"}
 }
 
 
@@ -51,9 +52,23 @@ def test_env_helpers_parse_and_refuse_nonsense(monkeypatch):
 
 def test_embedded_default_generates_a_secret_key_once_and_keeps_it(tmp_path):
     env = {"OPSSUITE_VAR_DIR": str(tmp_path)}
-    first = manage("shell", "-v", "0", "-c", "from django.conf import settings; print(settings.SECRET_KEY)", env=env)  # noqa: E501
+    first = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY)",
+        env=env,
+    )  # noqa: E501
     assert first.returncode == 0, first.stderr
-    second = manage("shell", "-v", "0", "-c", "from django.conf import settings; print(settings.SECRET_KEY)", env=env)  # noqa: E501
+    second = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY)",
+        env=env,
+    )  # noqa: E501
     key = (tmp_path / "secret_key").read_text().strip()
     assert len(key) >= 50
     assert first.stdout.strip() == second.stdout.strip() == key
@@ -70,9 +85,17 @@ def test_secret_key_can_come_from_a_file(tmp_path):
     secret = tmp_path / "key"
     secret.write_text("k" * 60 + "\n")
     result = manage(
-        "shell", "-v", "0", "-c", "from django.conf import settings; print(settings.SECRET_KEY)",
-        env={"OPSSUITE_VAR_DIR": str(tmp_path), "DEBUG": "0", "SECRET_KEY_FILE": str(secret),
-             "ALLOWED_HOSTS": "ops.example.com"},
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY)",
+        env={
+            "OPSSUITE_VAR_DIR": str(tmp_path),
+            "DEBUG": "0",
+            "SECRET_KEY_FILE": str(secret),
+            "ALLOWED_HOSTS": "ops.example.com",
+        },
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "k" * 60

@@ -5,6 +5,7 @@ Ctrl-C stops both: the server returns, then the ticker finishes the tick it is i
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from opssuite.ticker import EmbeddedTicker
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -25,6 +30,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Ctrl-C and SIGTERM both end in the same clean stop. SIGINT is set explicitly:
+        # a shell without job control starts background commands with it ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _terminate)
         ticker = None
         if settings.OPSSUITE_EMBEDDED_TICKER and not options["no_ticker"]:
             ticker = EmbeddedTicker(settings.OPSSUITE_TICK_SECONDS)

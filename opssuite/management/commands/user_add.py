@@ -25,5 +25,7 @@ class Command(BaseCommand):
         try:
             user_create(username=options["username"], password=password, role=options["role"])
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()))
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            ) from exc
         self.stdout.write(f"user {options['username']!r} created with role {options['role']}")
