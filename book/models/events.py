@@ -8,7 +8,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
-from .events import Source
+from ..events import Source
 
 
 class AppendOnlyError(Exception):
