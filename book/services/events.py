@@ -9,8 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from . import events
-from .models import Event
+from .. import events
+from ..models import Event
 
 
 def _actor_fields(actor: Any) -> tuple[str, int | None]:
