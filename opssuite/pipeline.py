@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from simulator import services as clock_services
+from simulator.calendar import TickSlot
 
 from .logging import log_context
 from .metrics import TICK_SECONDS, TICKS
@@ -38,6 +39,11 @@ class TickContext:
     number: int
     sim_time: dt.datetime
     worker: str
+    slot: TickSlot  # sim date, slot in the session, day start / day end
+
+    @property
+    def sim_date(self) -> dt.date:
+        return self.slot.sim_date
 
 
 @dataclass(frozen=True)
@@ -75,10 +81,11 @@ def _tick_run(number: int, *, worker: str) -> TickResult:
         return TickResult(number, "already_done")
     if number != clock.last_tick + 1:
         return TickResult(number, "out_of_order", f"the clock is at {clock.last_tick}")
-    sim_time = clock.sim_time_for(number)
+    slot = clock.slot_for(number)
+    sim_time = slot.sim_time
     if not clock_services.tick_claim(number=number, sim_time=sim_time, worker=worker):
         return TickResult(number, "claimed_elsewhere")
-    context = TickContext(number=number, sim_time=sim_time, worker=worker)
+    context = TickContext(number=number, sim_time=sim_time, worker=worker, slot=slot)
     with log_context(tick_id=number), TICK_SECONDS.time():
         try:
             with transaction.atomic():

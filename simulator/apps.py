@@ -6,3 +6,7 @@ class SimulatorConfig(AppConfig):
 
     name = "simulator"
     verbose_name = "Simulator"
+
+    def ready(self) -> None:
+        # Registers the simulator's event kinds, so every process knows them.
+        from . import fred  # noqa: F401

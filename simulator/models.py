@@ -11,16 +11,16 @@ from django.db import models
 from book.models import Instrument, Mandate
 from book.models.fields import PriceField, RateField
 
-# Tick 0 is this sim instant; inside the window where every test FRED series overlaps
-# (treasury curve, VIX, FX, swaps, SP500: 2011-10-28 to 2016-10-28).
-DEFAULT_SIM_START = dt.datetime(2012, 1, 3, 14, 30, tzinfo=dt.UTC)
+# The first session: inside both the offline FRED subset (VIX and S&P 500, 2014-2018) and
+# the window where the shared FRED test series overlap (2011-10-28 to 2016-10-28).
+DEFAULT_START_DATE = dt.date(2015, 1, 2)
 
 
 class Clock(models.Model):
     """The one simulator clock (a single row, pk=1): where sim time stands and how it moves."""
 
-    sim_start = models.DateTimeField(default=DEFAULT_SIM_START)
-    tick_minutes = models.PositiveIntegerField(default=15)
+    start_date = models.DateField(default=DEFAULT_START_DATE, help_text="First session")
+    tick_minutes = models.PositiveIntegerField(default=15, help_text="Must divide 390")
     last_tick = models.BigIntegerField(default=0, help_text="Last tick whose pipeline completed")
     last_tick_sim_time = models.DateTimeField(null=True, blank=True)
     last_tick_at = models.DateTimeField(null=True, blank=True, help_text="Wall time")
@@ -42,8 +42,14 @@ class Clock(models.Model):
     def __str__(self) -> str:
         return f"clock at tick {self.last_tick}"
 
+    def slot_for(self, tick: int):  # type: ignore[no-untyped-def]
+        """Where tick `tick` falls in sim time (simulator.calendar.TickSlot)."""
+        from .calendar import tick_slot
+
+        return tick_slot(tick, start_date=self.start_date, tick_minutes=self.tick_minutes)
+
     def sim_time_for(self, tick: int) -> dt.datetime:
-        return self.sim_start + dt.timedelta(minutes=self.tick_minutes * tick)
+        return self.slot_for(tick).sim_time
 
 
 class TickStatus(models.TextChoices):
@@ -257,3 +263,23 @@ class InjectedFault(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.tick}"
+
+
+class ModelClose(models.Model):
+    """Ground truth: the model's own closing price of an instrument on a session date, before
+    any vendor rounding, disagreement or fault. The next day's paths start from it."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
+    sim_date = models.DateField()
+    price = models.FloatField()
+
+    class Meta:
+        ordering = ["-sim_date", "instrument"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instrument", "sim_date"], name="simulator_model_close_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.sim_date} {self.price}"

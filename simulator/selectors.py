@@ -18,7 +18,7 @@ class ClockState:
     age_seconds: float | None
     running: bool
     tick_minutes: int
-    sim_start: dt.datetime
+    start_date: dt.date
 
 
 def clock_state() -> ClockState:
@@ -33,7 +33,7 @@ def clock_state() -> ClockState:
         age_seconds=age,
         running=clock.running,
         tick_minutes=clock.tick_minutes,
-        sim_start=clock.sim_start,
+        start_date=clock.start_date,
     )
 
 

@@ -40,6 +40,7 @@ from .reference import (
     Strategy,
     Trader,
 )
+from .sequences import IdSequence
 from .trading import (
     AllocationTarget,
     Execution,
@@ -78,6 +79,7 @@ __all__ = [
     "Event",
     "EventQuerySet",
     "Execution",
+    "IdSequence",
     "FeeAccrual",
     "FeedSource",
     "FlowKind",

@@ -23,6 +23,54 @@ def _actor_fields(actor: Any) -> tuple[str, int | None]:
     return "anonymous", None
 
 
+def _validated(
+    *, kind: str, source: str, sim_time: dt.datetime | None, payload: dict[str, Any]
+) -> None:
+    errors: dict[str, list[str]] = {}
+    if not events.kind_is_known(kind):
+        errors["kind"] = [f"unknown event kind {kind!r}: register it in its app's events.py"]
+    if source not in events.Source.values:
+        errors["source"] = [f"unknown source module {source!r}"]
+    if sim_time is not None and sim_time.tzinfo is None:
+        errors["sim_time"] = ["must be timezone-aware"]
+    try:
+        json.dumps(payload, cls=DjangoJSONEncoder)
+    except TypeError as exc:
+        errors["payload"] = [f"must be JSON-serialisable: {exc}"]
+    if errors:
+        raise ValidationError(errors)
+
+
+def events_record_many(records: list[dict[str, Any]]) -> list[Event]:
+    """Append many events in one insert (a tick books hundreds of trades); each record
+    takes event_record's keyword arguments and is validated the same way."""
+    rows = []
+    for record in records:
+        payload = record.get("payload") or {}
+        _validated(
+            kind=record["kind"],
+            source=record["source"],
+            sim_time=record.get("sim_time"),
+            payload=payload,
+        )
+        actor_name, actor_user_id = _actor_fields(record.get("actor"))
+        rows.append(
+            Event(
+                kind=record["kind"],
+                source=record["source"],
+                actor=actor_name,
+                actor_user_id=actor_user_id,
+                trade_id=record.get("trade_id") or None,
+                instrument=record.get("instrument", ""),
+                mandate=record.get("mandate", ""),
+                tick=record.get("tick"),
+                sim_time=record.get("sim_time"),
+                payload=payload,
+            )
+        )
+    return Event.objects.bulk_create(rows, batch_size=500)
+
+
 def event_record(
     *,
     kind: str,
@@ -36,20 +84,8 @@ def event_record(
     payload: dict[str, Any] | None = None,
 ) -> Event:
     """Append one event. `actor` is a user, a username, or None for the system."""
-    errors: dict[str, list[str]] = {}
-    if not events.kind_is_known(kind):
-        errors["kind"] = [f"unknown event kind {kind!r}: register it in its app's events.py"]
-    if source not in events.Source.values:
-        errors["source"] = [f"unknown source module {source!r}"]
-    if sim_time is not None and sim_time.tzinfo is None:
-        errors["sim_time"] = ["must be timezone-aware"]
     payload = payload or {}
-    try:
-        json.dumps(payload, cls=DjangoJSONEncoder)
-    except TypeError as exc:
-        errors["payload"] = [f"must be JSON-serialisable: {exc}"]
-    if errors:
-        raise ValidationError(errors)
+    _validated(kind=kind, source=source, sim_time=sim_time, payload=payload)
     actor_name, actor_user_id = _actor_fields(actor)
     return Event.objects.create(
         kind=kind,

@@ -10,7 +10,7 @@ class ClockSerializer(serializers.Serializer):
     age_seconds = serializers.FloatField(allow_null=True)
     running = serializers.BooleanField()
     tick_minutes = serializers.IntegerField()
-    sim_start = serializers.DateTimeField()
+    start_date = serializers.DateField()
 
 
 class ClockActionSerializer(serializers.Serializer):

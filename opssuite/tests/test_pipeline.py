@@ -31,7 +31,8 @@ def test_ticks_advance_the_clock_in_order_and_are_recorded():
     assert [(r.number, r.outcome) for r in results] == [(1, "ran"), (2, "ran"), (3, "ran")]
     clock = Clock.objects.get()
     assert clock.last_tick == 3
-    assert clock.last_tick_sim_time == clock.sim_start + dt.timedelta(minutes=45)
+    # The first session of 2015 opened 09:30 New York (14:30 UTC); tick 3 ends at 10:15.
+    assert clock.last_tick_sim_time == dt.datetime(2015, 1, 2, 15, 15, tzinfo=dt.UTC)
     assert [_completed(n) for n in (1, 2, 3)] == [1, 1, 1]
     assert list(Tick.objects.values_list("status", flat=True)) == [TickStatus.DONE] * 3
 

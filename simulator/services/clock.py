@@ -13,7 +13,7 @@ from django.utils import timezone
 from book import events
 from book.services import event_record
 
-from .models import Clock, Tick, TickStatus
+from ..models import Clock, Tick, TickStatus
 
 
 class TickConflict(Exception):

@@ -1,0 +1,685 @@
+"""Booking trades, and everything a booking moves: positions, FIFO lots, realized P&L,
+projected cash, the trade's first version and its event.
+
+`trades_book` books a batch (a tick books hundreds): a fixed number of queries however many
+trades or positions there are. `trade_book` is the one-trade form the API and tests use.
+Amendments and cancellations never rewrite a trade's history: they add a TradeVersion,
+then recompute the lots of that mandate and instrument by replaying its live trades.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+
+from .. import calendar, events, lots
+from ..models import (
+    AssetClass,
+    Broker,
+    CashBalance,
+    CashKind,
+    CashMovement,
+    CashStatus,
+    Instrument,
+    LotRelief,
+    Mandate,
+    Position,
+    Side,
+    TaxLot,
+    Trade,
+    Trader,
+    TradeSource,
+    TradeStatus,
+    TradeVersion,
+)
+from .events import events_record_many
+from .sequences import ids_next
+
+NEW_YORK = ZoneInfo("America/New_York")
+MONEY = Decimal("0.0001")
+ZERO = Decimal(0)
+BOND_CLASSES = (AssetClass.GOVT_BOND, AssetClass.CORP_BOND)
+LIVE_STATUSES = (
+    TradeStatus.NEW,
+    TradeStatus.EXECUTED,
+    TradeStatus.CONFIRMED,
+    TradeStatus.AMENDED,
+    TradeStatus.SETTLED,
+)
+
+
+def money(value: Decimal) -> Decimal:
+    """Money as stored: 4 dp, ROUND_HALF_EVEN."""
+    return value.quantize(MONEY, rounding=ROUND_HALF_EVEN)
+
+
+def trade_date_of(trade_time: dt.datetime) -> dt.date:
+    """The trade date is the New York date of the trade time (US market convention)."""
+    return trade_time.astimezone(NEW_YORK).date()
+
+
+@dataclass(frozen=True)
+class TradeRequest:
+    """What is needed to book one trade. Commission None means the broker's schedule."""
+
+    mandate_id: int
+    instrument_id: int
+    side: str
+    quantity: Decimal
+    price: Decimal
+    trade_time: dt.datetime
+    broker_id: int
+    trader_id: int
+    source: str = TradeSource.MANUAL
+    commission: Decimal | None = None
+    fees: Decimal = ZERO
+    order_id: int | None = None
+    execution_id: int | None = None
+    settlement_date: dt.date | None = None
+    status: str = TradeStatus.EXECUTED
+    tick: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Economics:
+    gross: Decimal
+    commission: Decimal
+    fees: Decimal
+    accrued_interest: Decimal
+    net: Decimal
+    trade_date: dt.date
+    settlement_date: dt.date
+
+
+def _bond_accrued(instrument: Instrument, quantity: Decimal, settlement: dt.date) -> Decimal:
+    from risk.pricing import BondSpec, accrued_interest
+
+    spec = BondSpec.from_terms(instrument.bond_terms)
+    per_100 = Decimal(str(accrued_interest(spec, settlement)))
+    return money(per_100 * quantity / Decimal(100))
+
+
+def trade_economics(request: TradeRequest, instrument: Instrument, broker: Broker) -> Economics:
+    """Gross, costs, accrued interest and net cash of a trade (no database)."""
+    trade_date = trade_date_of(request.trade_time)
+    settlement = request.settlement_date or calendar.settlement_date(
+        instrument.asset_class, trade_date
+    )
+    if instrument.asset_class in BOND_CLASSES:
+        # Bonds: quantity is face amount, price per 100 of face; no commission (dealt net).
+        gross = money(request.quantity * request.price / Decimal(100))
+        accrued = _bond_accrued(instrument, request.quantity, settlement)
+        default_commission = ZERO
+    elif instrument.asset_class == AssetClass.FX:
+        # FX spot: quantity in the base currency, price the rate; gross in quote currency.
+        gross = money(request.quantity * request.price)
+        accrued = ZERO
+        default_commission = ZERO
+    else:
+        gross = money(request.quantity * request.price)
+        accrued = ZERO
+        default_commission = max(
+            broker.min_commission, money(gross * broker.commission_bps / Decimal(10_000))
+        )
+    commission = money(request.commission if request.commission is not None else default_commission)
+    fees = money(request.fees)
+    if request.side == Side.BUY:
+        net = gross + commission + fees + accrued
+    else:
+        net = gross - commission - fees + accrued
+    return Economics(gross, commission, fees, accrued, money(net), trade_date, settlement)
+
+
+def _validate(
+    request: TradeRequest,
+    instrument: Instrument | None,
+    mandate: Mandate | None,
+    broker: Broker | None,
+    trader_ok: bool,
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if mandate is None:
+        errors["mandate"] = ["unknown mandate"]
+    elif not mandate.active:
+        errors["mandate"] = [f"mandate {mandate.code} is not active"]
+    if instrument is None:
+        errors["instrument"] = ["unknown instrument"]
+    elif not instrument.active:
+        errors["instrument"] = [f"instrument {instrument.ticker} is not active"]
+    if broker is None:
+        errors["broker"] = ["unknown broker"]
+    if not trader_ok:
+        errors["trader"] = ["unknown trader"]
+    if request.side not in Side.values:
+        errors["side"] = ["must be buy or sell"]
+    if not isinstance(request.quantity, Decimal) or request.quantity <= 0:
+        errors["quantity"] = ["must be a positive decimal"]
+    if not isinstance(request.price, Decimal) or request.price <= 0:
+        errors["price"] = ["must be a positive decimal"]
+    if request.commission is not None and request.commission < 0:
+        errors["commission"] = ["must not be negative"]
+    if request.fees < 0:
+        errors["fees"] = ["must not be negative"]
+    if request.source not in TradeSource.values:
+        errors["source"] = [f"must be one of {', '.join(TradeSource.values)}"]
+    if request.trade_time.tzinfo is None:
+        errors["trade_time"] = ["must be timezone-aware"]
+    else:
+        trade_date = trade_date_of(request.trade_time)
+        if not calendar.is_business_day(trade_date):
+            errors["trade_time"] = [f"{trade_date} is not a business day"]
+        elif request.settlement_date is not None and request.settlement_date < trade_date:
+            errors["settlement_date"] = [
+                f"{request.settlement_date} is before the trade date {trade_date}"
+            ]
+    if instrument is not None and instrument.asset_class == AssetClass.CASH:
+        errors.setdefault("instrument", []).append("cash is not traded; it moves with trades")
+    return errors
+
+
+def _terms(trade: Trade) -> dict[str, Any]:
+    """The economic terms of a trade, as its versions keep them."""
+    return {
+        "mandate": trade.mandate.code if trade.mandate_id else None,
+        "instrument": trade.instrument.ticker if trade.instrument_id else None,
+        "side": trade.side,
+        "quantity": str(trade.quantity.quantize(Decimal("0.000001"))),
+        "price": str(trade.price.quantize(Decimal("0.00000001"))),
+        "gross": str(trade.gross),
+        "commission": str(trade.commission),
+        "fees": str(trade.fees),
+        "accrued_interest": str(trade.accrued_interest),
+        "net": str(trade.net),
+        "currency": trade.currency_id,
+        "trade_time": trade.trade_time.isoformat(),
+        "trade_date": trade.trade_date.isoformat(),
+        "settlement_date": trade.settlement_date.isoformat(),
+        "broker": trade.broker.code if trade.broker_id else None,
+        "trader": trade.trader.code if trade.trader_id else None,
+    }
+
+
+def _cash_legs(trade: Trade, instrument: Instrument) -> list[tuple[str, Decimal]]:
+    """(currency, signed amount) of the cash a trade moves on its settlement date."""
+    if instrument.asset_class == AssetClass.FX:
+        base = trade.quantity if trade.side == Side.BUY else -trade.quantity
+        return [(instrument.base_currency_id, base), (trade.currency_id, -base * trade.price)]
+    signed = -trade.net if trade.side == Side.BUY else trade.net
+    return [(trade.currency_id, signed)]
+
+
+def _cash_amount(value: Decimal) -> Decimal:
+    return money(value)
+
+
+def _lot_unit_price(trade: Trade, instrument: Instrument) -> Decimal:
+    """Cash per unit of quantity, as the lots engine takes it (bonds: price x face / 100)."""
+    if instrument.asset_class in BOND_CLASSES:
+        return trade.price / Decimal(100)
+    return trade.price
+
+
+def _to_engine_lot(row: TaxLot) -> lots.Lot:
+    return lots.Lot(
+        lot_id=row.pk, open_date=row.open_date, quantity=row.open_quantity, unit_cost=row.unit_cost
+    )
+
+
+@transaction.atomic
+def trades_book(requests: list[TradeRequest], *, actor: Any = None) -> list[Trade]:
+    """Book a batch of trades, in order. All or nothing: one invalid request books none."""
+    if not requests:
+        return []
+    instruments = Instrument.objects.select_related("bond_terms").in_bulk(
+        {r.instrument_id for r in requests}
+    )
+    mandates = Mandate.objects.in_bulk({r.mandate_id for r in requests})
+    brokers = Broker.objects.in_bulk({r.broker_id for r in requests})
+    traders = Trader.objects.in_bulk({r.trader_id for r in requests})
+    all_errors: dict[str, list[str]] = {}
+    for index, request in enumerate(requests):
+        errors = _validate(
+            request,
+            instruments.get(request.instrument_id),
+            mandates.get(request.mandate_id),
+            brokers.get(request.broker_id),
+            request.trader_id in traders,
+        )
+        for key, messages in errors.items():
+            name = key if len(requests) == 1 else f"{index}.{key}"
+            all_errors[name] = messages
+    if all_errors:
+        raise ValidationError(all_errors)
+
+    trade_ids = ids_next("T", len(requests))
+    trades = []
+    for trade_id, request in zip(trade_ids, requests, strict=True):
+        instrument = instruments[request.instrument_id]
+        econ = trade_economics(request, instrument, brokers[request.broker_id])
+        trades.append(
+            Trade(
+                trade_id=trade_id,
+                mandate=mandates[request.mandate_id],
+                instrument=instrument,
+                side=request.side,
+                quantity=request.quantity,
+                price=request.price,
+                gross=econ.gross,
+                commission=econ.commission,
+                fees=econ.fees,
+                accrued_interest=econ.accrued_interest,
+                net=econ.net,
+                currency_id=instrument.currency_id,
+                trade_time=request.trade_time,
+                trade_date=econ.trade_date,
+                settlement_date=econ.settlement_date,
+                broker=brokers[request.broker_id],
+                trader=traders[request.trader_id],
+                order_id=request.order_id,
+                execution_id=request.execution_id,
+                source=request.source,
+                status=request.status,
+                tick=request.tick,
+            )
+        )
+    Trade.objects.bulk_create(trades, batch_size=500)
+    if any(t.pk is None for t in trades):  # backends that return no ids from bulk inserts
+        by_id = Trade.objects.in_bulk(trade_ids, field_name="trade_id")
+        for trade in trades:
+            trade.pk = by_id[trade.trade_id].pk
+    actor_name = _actor_name(actor)
+    TradeVersion.objects.bulk_create(
+        [
+            TradeVersion(
+                trade=t,
+                version=1,
+                status=t.status,
+                terms=_terms(t),
+                reason="booked",
+                actor=actor_name,
+                tick=t.tick,
+            )
+            for t in trades
+        ],
+        batch_size=500,
+    )
+    _apply_to_holdings(trades, instruments)
+    _cash_book(trades, instruments)
+    events_record_many(
+        [
+            {
+                "kind": events.TRADE_BOOKED,
+                "source": events.Source.BOOK,
+                "actor": actor,
+                "trade_id": t.trade_id,
+                "instrument": t.instrument.ticker,
+                "mandate": t.mandate.code,
+                "tick": t.tick,
+                "sim_time": t.trade_time,
+                "payload": {
+                    "side": t.side,
+                    "quantity": str(t.quantity),
+                    "price": str(t.price),
+                    "net": str(t.net),
+                    "currency": t.currency_id,
+                    "settlement_date": t.settlement_date.isoformat(),
+                    "source": t.source,
+                    **request.payload,
+                },
+            }
+            for t, request in zip(trades, requests, strict=True)
+        ]
+    )
+    return trades
+
+
+def trade_book(*, actor: Any = None, **fields: Any) -> Trade:
+    """Book one trade (the fields of TradeRequest)."""
+    return trades_book([TradeRequest(**fields)], actor=actor)[0]
+
+
+def _actor_name(actor: Any) -> str:
+    if actor is None or isinstance(actor, str):
+        return actor or "system"
+    return actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
+
+
+def _apply_to_holdings(trades: list[Trade], instruments: dict[int, Instrument]) -> None:
+    """Positions, lots and reliefs for a batch of trades, in booking order."""
+    keyed = [t for t in trades if instruments[t.instrument_id].asset_class != AssetClass.FX]
+    if not keyed:
+        return
+    keys = {(t.mandate_id, t.instrument_id) for t in keyed}
+    mandate_ids = {m for m, _ in keys}
+    instrument_ids = {i for _, i in keys}
+    open_rows = [
+        row
+        for row in TaxLot.objects.filter(
+            mandate_id__in=mandate_ids, instrument_id__in=instrument_ids
+        )
+        .exclude(open_quantity=0)
+        .order_by("id")
+        if (row.mandate_id, row.instrument_id) in keys
+    ]
+    rows_by_id: dict[int, TaxLot] = {row.pk: row for row in open_rows}
+    open_lots: dict[tuple[int, int], list[lots.Lot]] = defaultdict(list)
+    for row in open_rows:
+        open_lots[(row.mandate_id, row.instrument_id)].append(_to_engine_lot(row))
+    positions = {
+        (p.mandate_id, p.instrument_id): p
+        for p in Position.objects.filter(
+            mandate_id__in=mandate_ids, instrument_id__in=instrument_ids
+        )
+        if (p.mandate_id, p.instrument_id) in keys
+    }
+
+    new_lot_rows: dict[int, TaxLot] = {}  # temporary negative id -> unsaved row
+    pending_reliefs: list[tuple[lots.Relief, Trade]] = []
+    realized: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    next_temp = -1
+    for trade in keyed:
+        key = (trade.mandate_id, trade.instrument_id)
+        result = lots.apply_trade(
+            open_lots[key],
+            side=trade.side,
+            quantity=trade.quantity,
+            unit_price=_lot_unit_price(trade, instruments[trade.instrument_id]),
+            costs=trade.commission + trade.fees,
+            trade_date=trade.trade_date,
+        )
+        # `remaining` ends with the new lot (id None): it gets a temporary id until stored.
+        remaining = [lot for lot in result.remaining if lot.lot_id is not None]
+        if result.new_lot is not None:
+            temp_id = next_temp
+            next_temp -= 1
+            new_lot_rows[temp_id] = TaxLot(
+                mandate_id=trade.mandate_id,
+                instrument_id=trade.instrument_id,
+                opening_trade=trade,
+                open_date=result.new_lot.open_date,
+                original_quantity=result.new_lot.quantity,
+                open_quantity=result.new_lot.quantity,
+                unit_cost=result.new_lot.unit_cost,
+            )
+            remaining.append(
+                lots.Lot(
+                    temp_id,
+                    result.new_lot.open_date,
+                    result.new_lot.quantity,
+                    result.new_lot.unit_cost,
+                )
+            )  # noqa: E501
+        open_lots[key] = remaining
+        for relief in result.reliefs:
+            pending_reliefs.append((relief, trade))
+        realized[key] += result.realized_pnl
+
+    # Write back what is left open of every lot touched (stored and new).
+    left = {lot.lot_id: lot.quantity for key_lots in open_lots.values() for lot in key_lots}
+    changed = []
+    for lot_id, row in rows_by_id.items():
+        quantity = left.get(lot_id, ZERO)
+        if quantity != row.open_quantity:
+            row.open_quantity = quantity
+            changed.append(row)
+    TaxLot.objects.bulk_update(changed, ["open_quantity"], batch_size=500)
+    for temp_id, row in new_lot_rows.items():
+        row.open_quantity = left.get(temp_id, ZERO)
+    created = TaxLot.objects.bulk_create(list(new_lot_rows.values()), batch_size=500)
+    if any(row.pk is None for row in created):
+        raise RuntimeError("the database returned no ids from a bulk insert of tax lots")
+    real_id = {temp: row.pk for temp, row in zip(new_lot_rows, created, strict=True)}
+    LotRelief.objects.bulk_create(
+        [
+            LotRelief(
+                lot_id=real_id.get(relief.lot_id, relief.lot_id),
+                closing_trade=trade,
+                quantity=relief.quantity,
+                unit_cost=relief.unit_cost,
+                unit_proceeds=relief.unit_proceeds,
+                realized_pnl=relief.realized_pnl,
+            )
+            for relief, trade in pending_reliefs
+        ],
+        batch_size=500,
+    )
+
+    last_tick = {(t.mandate_id, t.instrument_id): t.tick for t in keyed}
+    to_update, to_create = [], []
+    for key in keys:
+        quantity, cost = lots.position_from_lots(open_lots[key])
+        position = positions.get(key)
+        if position is None:
+            to_create.append(
+                Position(
+                    mandate_id=key[0],
+                    instrument_id=key[1],
+                    quantity=quantity,
+                    cost_basis=money(cost),
+                    realized_pnl=realized[key],
+                    updated_tick=last_tick[key],
+                )
+            )
+        else:
+            position.quantity = quantity
+            position.cost_basis = money(cost)
+            position.realized_pnl += realized[key]
+            position.updated_tick = last_tick[key]
+            to_update.append(position)
+    Position.objects.bulk_create(to_create, batch_size=500)
+    Position.objects.bulk_update(
+        to_update, ["quantity", "cost_basis", "realized_pnl", "updated_tick"], batch_size=500
+    )
+
+
+def _cash_book(trades: list[Trade], instruments: dict[int, Instrument]) -> None:
+    movements = []
+    for trade in trades:
+        for currency, amount in _cash_legs(trade, instruments[trade.instrument_id]):
+            movements.append(
+                CashMovement(
+                    mandate_id=trade.mandate_id,
+                    currency_id=currency,
+                    amount=_cash_amount(amount),
+                    kind=CashKind.TRADE,
+                    trade=trade,
+                    reference=trade.trade_id,
+                    value_date=trade.settlement_date,
+                    status=CashStatus.PROJECTED,
+                    tick=trade.tick,
+                )
+            )
+    CashMovement.objects.bulk_create(movements, batch_size=500)
+    cash_balances_add([(m.mandate_id, m.currency_id, ZERO, m.amount) for m in movements])
+
+
+def cash_balances_add(deltas: list[tuple[int, str, Decimal, Decimal]]) -> None:
+    """Add (settled, projected) amounts to the balances of (mandate, currency)."""
+    totals: dict[tuple[int, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for mandate_id, currency, settled, projected in deltas:
+        totals[(mandate_id, currency)][0] += settled
+        totals[(mandate_id, currency)][1] += projected
+    if not totals:
+        return
+    existing = {
+        (b.mandate_id, b.currency_id): b
+        for b in CashBalance.objects.filter(
+            mandate_id__in={m for m, _ in totals}, currency_id__in={c for _, c in totals}
+        )
+    }
+    missing = [
+        CashBalance(mandate_id=m, currency_id=c) for (m, c) in totals if (m, c) not in existing
+    ]
+    if missing:
+        # ignore_conflicts: a concurrent booking may have created the same balance row.
+        CashBalance.objects.bulk_create(missing, ignore_conflicts=True)
+    for (mandate_id, currency), (settled, projected) in totals.items():
+        # F() updates: two workers adding to one balance never lose an addition.
+        CashBalance.objects.filter(mandate_id=mandate_id, currency_id=currency).update(
+            settled=F("settled") + settled, projected=F("projected") + projected
+        )
+
+
+def _version_add(trade: Trade, *, status: str, reason: str, actor: Any, tick: int | None) -> None:
+    trade.version += 1
+    trade.status = status
+    TradeVersion.objects.create(
+        trade=trade,
+        version=trade.version,
+        status=status,
+        terms=_terms(trade),
+        reason=reason,
+        actor=_actor_name(actor),
+        tick=tick,
+    )
+
+
+def _cash_reverse(trade: Trade) -> None:
+    """Cancel a trade's still-projected cash movements (settled cash is not undone here)."""
+    open_moves = list(trade.cash_movements.filter(status=CashStatus.PROJECTED))
+    for move in open_moves:
+        move.status = CashStatus.CANCELLED
+    CashMovement.objects.bulk_update(open_moves, ["status"])
+    cash_balances_add([(m.mandate_id, m.currency_id, ZERO, -m.amount) for m in open_moves])
+
+
+def holdings_rebuild(mandate_id: int, instrument_id: int) -> None:
+    """Recompute one position, its lots and reliefs from its live trades (booking order)."""
+    instrument = Instrument.objects.get(pk=instrument_id)
+    if instrument.asset_class == AssetClass.FX:
+        return
+    trades = list(
+        Trade.objects.filter(
+            mandate_id=mandate_id, instrument_id=instrument_id, status__in=LIVE_STATUSES
+        ).order_by("id")
+    )
+    LotRelief.objects.filter(lot__mandate_id=mandate_id, lot__instrument_id=instrument_id).delete()
+    TaxLot.objects.filter(mandate_id=mandate_id, instrument_id=instrument_id).delete()
+    Position.objects.filter(mandate_id=mandate_id, instrument_id=instrument_id).delete()
+    if trades:
+        _apply_to_holdings(trades, {instrument_id: instrument})
+
+
+@transaction.atomic
+def trade_cancel(
+    *, trade_id: str, reason: str, actor: Any = None, tick: int | None = None
+) -> Trade:
+    trade = _trade_for_change(trade_id, reason)
+    _version_add(trade, status=TradeStatus.CANCELLED, reason=reason, actor=actor, tick=tick)
+    trade.save(update_fields=["version", "status"])
+    _cash_reverse(trade)
+    holdings_rebuild(trade.mandate_id, trade.instrument_id)
+    events_record_many(
+        [
+            {
+                "kind": events.TRADE_CANCELLED,
+                "source": events.Source.BOOK,
+                "actor": actor,
+                "trade_id": trade.trade_id,
+                "instrument": trade.instrument.ticker,
+                "mandate": trade.mandate.code,
+                "tick": tick,
+                "payload": {"version": trade.version, "reason": reason},
+            }
+        ]
+    )
+    return trade
+
+
+AMENDABLE = ("quantity", "price", "commission", "fees", "settlement_date", "trade_time")
+
+
+@transaction.atomic
+def trade_amend(
+    *,
+    trade_id: str,
+    changes: dict[str, Any],
+    reason: str,
+    actor: Any = None,
+    tick: int | None = None,
+) -> Trade:
+    """New terms for a trade: a new version; cash and lots follow the new terms."""
+    unknown = sorted(set(changes) - set(AMENDABLE))
+    if unknown:
+        raise ValidationError({name: ["cannot be amended"] for name in unknown})
+    if not changes:
+        raise ValidationError({"changes": ["nothing to amend"]})
+    trade = _trade_for_change(trade_id, reason)
+    before = _terms(trade)
+    request = TradeRequest(
+        mandate_id=trade.mandate_id,
+        instrument_id=trade.instrument_id,
+        side=trade.side,
+        quantity=changes.get("quantity", trade.quantity),
+        price=changes.get("price", trade.price),
+        trade_time=changes.get("trade_time", trade.trade_time),
+        broker_id=trade.broker_id,
+        trader_id=trade.trader_id,
+        source=trade.source,
+        commission=changes.get("commission", trade.commission),
+        fees=changes.get("fees", trade.fees),
+        settlement_date=changes.get("settlement_date", trade.settlement_date),
+    )
+    errors = _validate(request, trade.instrument, trade.mandate, trade.broker, True)
+    if errors:
+        raise ValidationError(errors)
+    econ = trade_economics(request, trade.instrument, trade.broker)
+    _cash_reverse(trade)
+    for name, value in asdict(econ).items():
+        setattr(trade, name, value)
+    trade.quantity, trade.price, trade.trade_time = (
+        request.quantity,
+        request.price,
+        request.trade_time,
+    )  # noqa: E501
+    _version_add(trade, status=TradeStatus.AMENDED, reason=reason, actor=actor, tick=tick)
+    trade.save()
+    _cash_book([trade], {trade.instrument_id: trade.instrument})
+    holdings_rebuild(trade.mandate_id, trade.instrument_id)
+    events_record_many(
+        [
+            {
+                "kind": events.TRADE_AMENDED,
+                "source": events.Source.BOOK,
+                "actor": actor,
+                "trade_id": trade.trade_id,
+                "instrument": trade.instrument.ticker,
+                "mandate": trade.mandate.code,
+                "tick": tick,
+                "payload": {
+                    "version": trade.version,
+                    "reason": reason,
+                    "before": before,
+                    "after": _terms(trade),
+                },  # noqa: E501
+            }
+        ]
+    )
+    return trade
+
+
+def _trade_for_change(trade_id: str, reason: str) -> Trade:
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": ["a reason is required"]})
+    trade = (
+        Trade.objects.select_for_update()
+        .select_related("mandate", "instrument", "instrument__bond_terms", "broker", "trader")
+        .filter(trade_id=trade_id)
+        .first()
+    )
+    if trade is None:
+        raise Trade.DoesNotExist(f"no trade {trade_id}")
+    if trade.status == TradeStatus.CANCELLED:
+        raise ValidationError({"trade_id": [f"{trade_id} is cancelled"]})
+    if trade.status == TradeStatus.SETTLED:
+        raise ValidationError({"trade_id": [f"{trade_id} has settled: book a correcting trade"]})
+    return trade
