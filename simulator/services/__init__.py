@@ -9,8 +9,15 @@ from .clock import (
     tick_complete,
     tick_fail,
 )
+from .market import MarketTick, day_anchors, market_tick
+from .universe import SimUniverseSummary, sim_universe_load
 
 __all__ = [
+    "MarketTick",
+    "SimUniverseSummary",
+    "day_anchors",
+    "market_tick",
+    "sim_universe_load",
     "TickConflict",
     "clock_get",
     "clock_pause",
