@@ -7,8 +7,10 @@ FRED observations and hands it to `risk.pricing`.
 Conventions (every number on a `YieldCurve` follows them)
 - Time is ACT/365F years from the curve's `as_of` date: `t = days / 365`. One calendar axis
   for every bond, so two bonds paying on the same date get the same discount factor, and a
-  QuantLib `ZeroCurve(node_dates, zero_rates, Actual365Fixed(), ..., Linear(), Continuous)`
-  reproduces the curve exactly (the risk module's key-rate work relies on that).
+  QuantLib `ZeroCurve([as_of, *node_dates], [zero_rates[0], *zero_rates], Actual365Fixed(),
+  NullCalendar(), Linear(), Continuous)` is the same curve up to the last node (QuantLib
+  extrapolates beyond it with flat forwards, not a flat zero rate); the tests price par
+  bonds through exactly that, and the risk module's key-rate work can bump those nodes.
 - Zero rates are continuously compounded: `discount(t) = exp(-zero_rate(t) * t)`.
 - Between nodes the zero rate is linear in t; beyond the first and last nodes it is flat.
 - Input par yields are FRED's CMT convention: semi-annual bond-equivalent yields, as
@@ -67,12 +69,23 @@ BILL_MONTHS = 12  # tenors up to a year are bills (zero-coupon); longer ones are
 COUPON_MONTHS = 6  # CMT par bonds pay semi-annually
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def days_in_month(year: int, month: int) -> int:
+    """The number of days in a month (calendar.monthrange without the weekday it also
+    works out: schedules call this tens of thousands of times)."""
+    if month == 2 and calendar.isleap(year):
+        return 29
+    return _MONTH_DAYS[month - 1]
+
+
 def add_months(start: date, months: int, *, end_of_month: bool = False) -> date:
     """`start` moved by whole calendar months, the day clipped to the month's length (or the
     month's last day when `end_of_month`: the rule for bonds maturing on a month end)."""
     years, month_index = divmod(start.month - 1 + months, 12)
     year, month = start.year + years, month_index + 1
-    last_day = calendar.monthrange(year, month)[1]
+    last_day = days_in_month(year, month)
     return date(year, month, last_day if end_of_month else min(start.day, last_day))
 
 

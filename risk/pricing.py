@@ -40,8 +40,6 @@ Conventions
 
 from __future__ import annotations
 
-import bisect
-import calendar
 import functools
 import math
 from collections.abc import Sequence
@@ -53,7 +51,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .curves import DAYS_PER_YEAR, YieldCurve, add_months
+from .curves import DAYS_PER_YEAR, YieldCurve, add_months, days_in_month
 
 DAY_COUNTS = ("ACT/ACT", "30/360", "ACT/360", "ACT/365F")  # book.models.DayCount values
 FREQUENCIES = (1, 2, 4, 12)
@@ -133,16 +131,16 @@ class _FullSchedule:
     start); period k runs from dates[k-1] to dates[k]."""
 
     dates: tuple[date, ...]
-    ordinals: tuple[int, ...]
+    ordinals: np.ndarray  # the dates as proleptic ordinals, for searching
     amounts: np.ndarray  # coupon of period k at index k-1, per 100 face (first one prorated)
-    periods: np.ndarray  # period k's length in coupon periods (frequency * year fraction)
+    elapsed: np.ndarray  # coupon periods (frequency * year fraction) from dates[0] to dates[k]
 
 
 @functools.lru_cache(maxsize=16_384)
 def _full_schedule(spec: BondSpec) -> _FullSchedule:
     step = 12 // spec.frequency
     maturity = spec.maturity_date
-    end_of_month = maturity.day == calendar.monthrange(maturity.year, maturity.month)[1]
+    end_of_month = maturity.day == days_in_month(maturity.year, maturity.month)
     dates = [maturity]
     # Each date is counted from maturity (not from the previous date) so a clipped day,
     # e.g. Feb 28 for a bond paying on the 30th, does not stick to later dates.
@@ -160,12 +158,15 @@ def _full_schedule(spec: BondSpec) -> _FullSchedule:
         periods.append(
             spec.frequency * year_fraction(spec.day_count, start, end, start, end, spec.frequency)
         )
-    return _FullSchedule(
+    schedule = _FullSchedule(
         dates=tuple(dates),
-        ordinals=tuple(d.toordinal() for d in dates),
+        ordinals=np.array([d.toordinal() for d in dates], dtype=np.int64),
         amounts=np.array(amounts),
-        periods=np.array(periods),
+        elapsed=np.concatenate(([0.0], np.cumsum(periods))),
     )
+    for array in (schedule.ordinals, schedule.amounts, schedule.elapsed):
+        array.flags.writeable = False  # cached, shared by every caller
+    return schedule
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def _remaining(spec: BondSpec, settlement: date) -> _Remaining:
         )
     settlement = max(settlement, spec.issue_date)  # when issued: settles on issue
     full = _full_schedule(spec)
-    first = bisect.bisect_right(full.ordinals, settlement.toordinal())
+    first = int(np.searchsorted(full.ordinals, settlement.toordinal(), side="right"))
     period_start, period_end = full.dates[first - 1], full.dates[first]
     accrual_start = max(period_start, spec.issue_date)
 
@@ -204,10 +205,10 @@ def _remaining(spec: BondSpec, settlement: date) -> _Remaining:
 def _flow_arrays(rem: _Remaining) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(date ordinals, amounts per 100 face, yield exponents in periods) of the flows left."""
     full, first = rem.full, rem.first
-    ordinals = np.array(full.ordinals[first:], dtype=np.int64)
+    ordinals = full.ordinals[first:]
     amounts = full.amounts[first - 1 :].copy()
     amounts[-1] += REDEMPTION
-    periods = rem.first_periods + np.concatenate(([0.0], np.cumsum(full.periods[first:])))
+    periods = rem.first_periods + (full.elapsed[first:] - full.elapsed[first])
     return ordinals, amounts, periods
 
 

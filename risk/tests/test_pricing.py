@@ -61,21 +61,28 @@ def _ql_bond(spec: BondSpec, settlement_days: int) -> ql.FixedRateBond:
         end_of_month,
     )
     return ql.FixedRateBond(
-        settlement_days, 100.0, schedule, [spec.coupon_rate], QL_DAY_COUNTS[spec.day_count]
+        settlement_days,
+        100.0,
+        schedule,
+        [spec.coupon_rate],
+        QL_DAY_COUNTS[spec.day_count],
+        ql.Unadjusted,
+        100.0,
+        _ql_date(spec.issue_date),
     )
 
 
 def _random_specs(count: int, seed: int, settlement: date) -> list[BondSpec]:
     """Bonds of every frequency and day count, month-end and 29th-31st maturities, short
-    first coupons, all alive at `settlement`."""
+    first coupons, a few not issued yet, all alive at `settlement`."""
     rng = np.random.default_rng(seed)
     specs: list[BondSpec] = []
     while len(specs) < count:
-        issue = settlement - timedelta(days=int(rng.integers(0, 3650)))
+        issue = settlement - timedelta(days=int(rng.integers(-30, 3650)))
         year, month = settlement.year + int(rng.integers(0, 31)), int(rng.integers(1, 13))
         day = min(int(rng.choice([1, 15, 28, 29, 30, 31])), calendar.monthrange(year, month)[1])
         maturity = date(year, month, day)
-        if maturity <= settlement:
+        if maturity <= max(settlement, issue):
             continue
         specs.append(
             BondSpec(
@@ -259,8 +266,6 @@ def test_prices_and_yields_match_quantlib_fixed_rate_bonds() -> None:
     for spec in _random_specs(120, seed=11, settlement=as_of + timedelta(days=3)):
         settlement_days = int(rng.integers(0, 4))
         settlement = as_of + timedelta(days=settlement_days)
-        if spec.issue_date > settlement:
-            continue
         spread_bp = float(rng.uniform(0.0, 400.0))
         ours = price_bond(spec, YieldCurve.flat(as_of, rate), settlement, spread_bp)
 
@@ -272,19 +277,20 @@ def test_prices_and_yields_match_quantlib_fixed_rate_bonds() -> None:
         assert ours.dirty == pytest.approx(bond.dirtyPrice(), abs=1e-6), spec
         assert ours.clean == pytest.approx(bond.cleanPrice(), abs=1e-6), spec
         assert ours.accrued == pytest.approx(bond.accruedAmount(), abs=1e-9), spec
+        assert bond.settlementDate() == _ql_date(max(settlement, spec.issue_date))
         ql_yield = ql.BondFunctions.bondYield(
             bond,
             ql.BondPrice(ours.clean, ql.BondPrice.Clean),
             QL_DAY_COUNTS[spec.day_count],
             ql.Compounded,
             spec.frequency,
-            _ql_date(settlement),
+            bond.settlementDate(),
             1e-13,
             200,
         )
         assert ours.ytm == pytest.approx(ql_yield, abs=1e-9), spec
         checked += 1
-    assert checked > 100
+    assert checked == 120
 
 
 # -- the vectorised path ------------------------------------------------------------------
@@ -330,9 +336,17 @@ def test_matured_bonds_are_refused(fred_curve: YieldCurve) -> None:
         price_bonds([TREASURY, matured], fred_curve, date(2015, 6, 1))
 
 
-def test_unissued_bonds_are_refused(fred_curve: YieldCurve) -> None:
-    with pytest.raises(ValueError, match="not issued"):
-        price_bond(TREASURY, fred_curve, date(2014, 11, 14))
+def test_a_bond_not_yet_issued_settles_on_its_issue_date(fred_curve: YieldCurve) -> None:
+    # GIVEN a new 10-year issued 2015-06-15, traded when issued on the curve date
+    new_issue = BondSpec(0.0218, 2, "ACT/ACT", date(2015, 6, 15), date(2025, 6, 15))
+    # WHEN priced for settlement before its issue date
+    early = price_bond(new_issue, fred_curve, date(2015, 6, 2))
+    # THEN it is priced for settlement on the issue date, with nothing accrued
+    assert early == price_bond(new_issue, fred_curve, date(2015, 6, 15))
+    assert early.accrued == 0.0
+    assert cashflow_schedule(new_issue, date(2015, 6, 2)).settlement == date(2015, 6, 15)
+    together = price_bonds([TREASURY, new_issue], fred_curve, date(2015, 6, 2))
+    assert together.dirty[1] == pytest.approx(early.dirty, abs=1e-12)
 
 
 def test_spec_reads_book_terms_and_checks_them() -> None:

@@ -1,0 +1,439 @@
+"""The activity step of a tick: capital flows, rebalancing orders (single and block),
+partial fills, allocations and the trades they book, FX to fund foreign purchases.
+
+The only writer of Order, AllocationTarget and Execution; trades are booked through
+book.services (trades_book), flows through book.services (capital_flow_record).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import numpy as np
+
+from book.models import (
+    AllocationTarget,
+    BenchmarkWeight,
+    Broker,
+    CashBalance,
+    Execution,
+    Instrument,
+    Mandate,
+    Order,
+    OrderStatus,
+    Position,
+    TimeInForce,
+    Trader,
+    TradeSource,
+)
+from book.services import TradeRequest, capital_flow_record, ids_next, trades_book
+
+from .. import activity
+from ..calendar import TickSlot
+from ..market import STREAM_ACTIVITY
+from .market import MarketTick
+
+OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+REBALANCE_SLOT = 1  # 10:00 New York: after the open settles
+FLOW_PROBABILITY = 0.06  # chance a mandate sees a subscription or redemption on a day
+FX_TO_USD = {
+    "EUR": ("EURUSD", False),
+    "GBP": ("GBPUSD", False),
+    "JPY": ("USDJPY", True),
+    "CHF": ("USDCHF", True),
+}  # noqa: E501
+
+
+@dataclass(frozen=True)
+class ActivitySummary:
+    orders: int
+    executions: int
+    trades: int
+    flows: int
+
+
+def _rng(seed: int, slot: TickSlot, salt: int = 0) -> np.random.Generator:
+    return np.random.default_rng(
+        np.random.SeedSequence([seed, slot.sim_date.toordinal(), STREAM_ACTIVITY, slot.slot, salt])
+    )
+
+
+@dataclass
+class _Book:
+    """What the step needs to know about instruments and mandates (a few queries)."""
+
+    instruments: dict[int, Instrument]
+    by_ticker: dict[str, int]
+    mandates: dict[str, Mandate]
+    brokers: list[Broker]
+    traders: list[Trader]
+
+
+def _load() -> _Book:
+    instruments = Instrument.objects.filter(active=True, sim__isnull=False).in_bulk()
+    return _Book(
+        instruments=instruments,
+        by_ticker={i.ticker: pk for pk, i in instruments.items()},
+        mandates={m.code: m for m in Mandate.objects.filter(active=True).order_by("code")},
+        brokers=list(Broker.objects.order_by("code")),
+        traders=list(Trader.objects.order_by("code")),
+    )
+
+
+def _usd_per_unit(currency: str, book: _Book, prices: dict[int, float]) -> float:
+    if currency == "USD":
+        return 1.0
+    pair, inverted = FX_TO_USD[currency]
+    rate = prices.get(book.by_ticker.get(pair, -1))
+    if not rate:
+        return float("nan")
+    return 1.0 / rate if inverted else rate
+
+
+def _unit_values(book: _Book, prices: dict[int, float]) -> dict[int, float]:
+    """Base-currency (USD) value of one unit of each instrument: price x FX (bonds per face)."""
+    values = {}
+    for pk, instrument in book.instruments.items():
+        price = prices.get(pk)
+        if price is None or instrument.asset_class == "fx":
+            continue
+        per_unit = price / 100.0 if instrument.asset_class in ("govt_bond", "corp_bond") else price
+        values[pk] = per_unit * _usd_per_unit(instrument.currency_id, book, prices)
+    return values
+
+
+def _navs(
+    book: _Book, prices: dict[int, float]
+) -> tuple[dict[str, float], dict[str, dict[int, float]]]:  # noqa: E501
+    """Each mandate's NAV estimate in USD (positions at model prices + projected cash)."""
+    values = _unit_values(book, prices)
+    holdings: dict[str, dict[int, float]] = defaultdict(dict)
+    code_of = {m.pk: code for code, m in book.mandates.items()}
+    for mandate_id, instrument_id, quantity in Position.objects.filter(
+        mandate_id__in=code_of
+    ).values_list("mandate_id", "instrument_id", "quantity"):
+        holdings[code_of[mandate_id]][instrument_id] = float(quantity)
+    navs = {code: 0.0 for code in book.mandates}
+    for code, held in holdings.items():
+        navs[code] += sum(q * values.get(i, 0.0) for i, q in held.items())
+    for mandate_id, currency, projected in CashBalance.objects.filter(
+        mandate_id__in=code_of
+    ).values_list("mandate_id", "currency_id", "projected"):
+        fx = _usd_per_unit(currency, book, prices)
+        if not np.isnan(fx):
+            navs[code_of[mandate_id]] += float(projected) * fx
+    return navs, holdings
+
+
+def _flows(*, slot: TickSlot, seed: int, book: _Book, navs: dict[str, float]) -> int:
+    rng = _rng(seed, slot, 1)
+    count = 0
+    for code, mandate in book.mandates.items():
+        roll, size, direction = rng.random(), rng.uniform(0.01, 0.04), rng.random()
+        if roll >= FLOW_PROBABILITY or navs[code] <= 0 or mandate.units_outstanding <= 0:
+            continue
+        nav_per_unit = (Decimal(str(navs[code])) / mandate.units_outstanding).quantize(
+            Decimal("0.000001"), rounding=ROUND_HALF_EVEN
+        )
+        amount = Decimal(str(round(navs[code] * size, 2)))
+        capital_flow_record(
+            mandate=mandate,
+            kind="subscription" if direction < 0.6 else "redemption",
+            amount=amount,
+            nav_per_unit=nav_per_unit,
+            trade_date=slot.sim_date,
+            settlement_date=slot.sim_date,
+            tick=slot.number,
+            sim_time=slot.sim_time,
+        )
+        count += 1
+    return count
+
+
+def _targets(seed: int, book: _Book) -> dict[str, dict[int, float]]:
+    candidates = [
+        activity.Candidate(pk, i.asset_class, i.sector)
+        for pk, i in sorted(book.instruments.items())
+        if i.asset_class != "fx"
+    ]
+    lines: dict[int, list[tuple[str, str, float]]] = defaultdict(list)
+    for line in BenchmarkWeight.objects.filter(mandate__in=book.mandates.values()):
+        if line.instrument_id:
+            lines[line.mandate_id].append(
+                ("instrument", str(line.instrument_id), float(line.weight))
+            )  # noqa: E501
+        elif line.sector:
+            lines[line.mandate_id].append(("sector", line.sector, float(line.weight)))
+        else:
+            lines[line.mandate_id].append(("asset_class", line.asset_class, float(line.weight)))
+    return {
+        code: activity.targets(
+            seed=seed, mandate_code=code, benchmark=lines[m.pk], candidates=candidates
+        )
+        for code, m in book.mandates.items()
+    }
+
+
+def _orders_create(
+    *,
+    slot: TickSlot,
+    seed: int,
+    book: _Book,
+    prices: dict[int, float],
+    navs: dict[str, float],
+    holdings: dict[str, dict[int, float]],  # noqa: E501
+) -> int:
+    rng = _rng(seed, slot, 2)
+    values = _unit_values(book, prices)
+    asset_classes = {pk: i.asset_class for pk, i in book.instruments.items()}
+    ideas: list[activity.OrderIdea] = []
+    targets = _targets(seed, book)
+    for code, mandate in book.mandates.items():
+        ideas += activity.rebalance(
+            mandate_code=code,
+            nav=navs[code],
+            target_weights=targets[code],
+            holdings=holdings.get(code, {}),
+            unit_values=values,
+            asset_classes=asset_classes,
+            drift_band=float(mandate.drift_band),
+        )
+    ideas += _fx_funding(book=book, ideas=ideas, prices=prices)
+    grouped: dict[tuple[int, str], list[activity.OrderIdea]] = defaultdict(list)
+    for idea in ideas:
+        grouped[(idea.instrument_id, idea.side)].append(idea)
+    order_ids = ids_next("O", len(grouped))
+    orders, targets_rows = [], []
+    for order_id, ((instrument_id, side), group) in zip(
+        order_ids, sorted(grouped.items()), strict=True
+    ):  # noqa: E501
+        broker = book.brokers[int(rng.integers(len(book.brokers)))]
+        trader = book.traders[int(rng.integers(len(book.traders)))]
+        order = Order(
+            order_id=order_id,
+            mandate=book.mandates[group[0].mandate_code] if len(group) == 1 else None,
+            instrument_id=instrument_id,
+            side=side,
+            quantity=sum(i.quantity for i in group),
+            time_in_force=TimeInForce.DAY,
+            broker=broker,
+            trader=trader,
+            reason="fx funding" if asset_classes[instrument_id] == "fx" else "rebalance",
+            trade_date=slot.sim_date,
+            created_tick=slot.number,
+            created_sim_time=slot.sim_time,
+        )
+        orders.append(order)
+        if len(group) > 1:
+            targets_rows += [
+                AllocationTarget(
+                    order=order, mandate=book.mandates[i.mandate_code], quantity=i.quantity
+                )  # noqa: E501
+                for i in group
+            ]
+    Order.objects.bulk_create(orders)
+    AllocationTarget.objects.bulk_create(targets_rows)
+    return len(orders)
+
+
+def _fx_funding(
+    *, book: _Book, ideas: list[activity.OrderIdea], prices: dict[int, float]
+) -> list[activity.OrderIdea]:  # noqa: E501
+    """FX spot orders buying the foreign currency that equity purchases will need."""
+    need: dict[tuple[str, str], float] = defaultdict(float)
+    for idea in ideas:
+        instrument = book.instruments[idea.instrument_id]
+        if instrument.currency_id == "USD" or instrument.asset_class == "fx":
+            continue
+        price = prices.get(idea.instrument_id, 0.0)
+        sign = 1 if idea.side == "buy" else -1
+        need[(idea.mandate_code, instrument.currency_id)] += sign * float(idea.quantity) * price
+    if not need:
+        return []
+    cash = {
+        (code, currency): float(projected)
+        for code, currency, projected in CashBalance.objects.filter(
+            mandate__code__in={code for code, _ in need}
+        ).values_list("mandate__code", "currency_id", "projected")
+    }
+    funding = []
+    for (code, currency), amount in sorted(need.items()):
+        shortfall = amount - cash.get((code, currency), 0.0)
+        if shortfall <= 0:
+            continue
+        pair, inverted = FX_TO_USD[currency]
+        pair_id = book.by_ticker.get(pair)
+        rate = prices.get(pair_id) if pair_id else None
+        if not rate:
+            continue
+        shortfall *= 1.02  # a little over, for slippage and costs
+        if inverted:  # USDJPY: sell USD, receive JPY
+            quantity = Decimal(str(round(shortfall / rate, 0)))
+            funding.append(activity.OrderIdea(code, pair_id, "fx", "sell", quantity))
+        else:  # EURUSD: buy EUR with USD
+            quantity = Decimal(str(round(shortfall, 0)))
+            funding.append(activity.OrderIdea(code, pair_id, "fx", "buy", quantity))
+    return funding
+
+
+def _execute(
+    *, slot: TickSlot, seed: int, market_tick: MarketTick, tick_minutes: int
+) -> tuple[int, int]:  # noqa: E501
+    """Fill open orders for this tick; book what single orders filled; allocate blocks that
+    completed (or, at the close, whatever a block filled before it expired)."""
+    rng = _rng(seed, slot, 3)
+    orders = list(
+        Order.objects.filter(status__in=OPEN)
+        .select_related("instrument", "mandate")
+        .prefetch_related("targets__mandate")
+        .order_by("id")
+    )
+    if not orders:
+        return 0, 0
+    execution_ids = iter(ids_next("X", len(orders)))
+    executions: list[Execution] = []
+    singles: list[tuple[Order, Execution]] = []
+    touched: list[Order] = []
+    to_allocate: list[Order] = []
+    tick_start = slot.sim_time - dt.timedelta(minutes=tick_minutes)
+    for order in orders:
+        asset_class = order.instrument.asset_class
+        mid = market_tick.prices.get(order.instrument_id)
+        quantity = Decimal(0)
+        if mid and not np.isnan(mid):
+            quantity = activity.fill_quantity(
+                remaining=order.remaining_quantity,
+                original=order.quantity,
+                lot=activity.LOT[asset_class],
+                rng=rng,
+            )
+        if quantity > 0:
+            price, _ = activity.execution_price(
+                mid=mid, side=order.side, asset_class=asset_class, vix=market_tick.vix, rng=rng
+            )
+            millis = int(rng.integers(0, tick_minutes * 60_000))
+            executed_at = tick_start + dt.timedelta(milliseconds=millis)
+            execution = Execution(
+                execution_id=next(execution_ids),
+                order=order,
+                quantity=quantity,
+                price=price,
+                mid_price=Decimal(str(round(mid, 8))),
+                executed_at=executed_at,
+                tick=slot.number,
+                venue="XNYS" if asset_class == "equity" else "OTC",
+            )
+            executions.append(execution)
+            order.filled_quantity += quantity
+            if order.mandate_id is not None:
+                singles.append((order, execution))
+        done = order.filled_quantity >= order.quantity
+        expired = slot.is_day_end and order.time_in_force == TimeInForce.DAY and not done
+        if done:
+            order.status = OrderStatus.FILLED
+        elif expired:
+            order.status = OrderStatus.EXPIRED
+        elif order.filled_quantity > 0:
+            order.status = OrderStatus.PARTIALLY_FILLED
+        if quantity > 0 or done or expired:
+            touched.append(order)
+        if order.mandate_id is None and (done or expired) and order.filled_quantity > 0:
+            to_allocate.append(order)
+    Execution.objects.bulk_create(executions)
+    Order.objects.bulk_update(touched, ["filled_quantity", "status"])
+    # Executions have ids now: each single-mandate fill is a trade pointing at its fill.
+    requests = [_single_request(order, execution, slot) for order, execution in singles]
+    requests += _allocations(to_allocate, slot)
+    trades = trades_book(requests) if requests else []
+    return len(executions), len(trades)
+
+
+def _single_request(order: Order, execution: Execution, slot: TickSlot) -> TradeRequest:
+    return TradeRequest(
+        mandate_id=order.mandate_id,
+        instrument_id=order.instrument_id,
+        side=order.side,
+        quantity=execution.quantity,
+        price=execution.price,
+        trade_time=execution.executed_at,
+        broker_id=order.broker_id,
+        trader_id=order.trader_id,
+        source=TradeSource.SIMULATOR,
+        order_id=order.pk,
+        execution_id=execution.pk,
+        tick=slot.number,
+        payload={"order_id": order.order_id, "execution_id": execution.execution_id},
+    )
+
+
+def _allocations(orders: list[Order], slot: TickSlot) -> list[TradeRequest]:  # noqa: E501
+    """One trade per mandate of each finished block, at the block's average price."""
+    if not orders:
+        return []
+    fills: dict[int, list[tuple[Decimal, Decimal, dt.datetime]]] = defaultdict(list)
+    for execution in Execution.objects.filter(order__in=orders).values_list(
+        "order_id", "quantity", "price", "executed_at"
+    ):  # noqa: E501
+        fills[execution[0]].append(execution[1:])
+    requests = []
+    for order in orders:
+        filled = sum(q for q, _, _ in fills[order.pk])
+        if filled <= 0:
+            continue
+        average = (sum(q * p for q, p, _ in fills[order.pk]) / filled).quantize(
+            Decimal("0.00000001"), rounding=ROUND_HALF_EVEN
+        )
+        last_fill = max(t for _, _, t in fills[order.pk])
+        targets = {t.mandate.code: t.quantity for t in order.targets.all()}
+        mandate_ids = {t.mandate.code: t.mandate_id for t in order.targets.all()}
+        split = activity.allocate(filled, targets, activity.LOT[order.instrument.asset_class])
+        for code, quantity in sorted(split.items()):
+            requests.append(
+                TradeRequest(
+                    mandate_id=mandate_ids[code],
+                    instrument_id=order.instrument_id,
+                    side=order.side,
+                    quantity=quantity,
+                    price=average,
+                    trade_time=last_fill,
+                    broker_id=order.broker_id,
+                    trader_id=order.trader_id,
+                    source=TradeSource.SIMULATOR,
+                    order_id=order.pk,
+                    tick=slot.number,
+                    payload={
+                        "order_id": order.order_id,
+                        "allocation": True,
+                        "block_filled": str(filled),
+                    },  # noqa: E501
+                )
+            )
+    return requests
+
+
+def activity_tick(
+    *, slot: TickSlot, seed: int, market_tick: MarketTick, tick_minutes: int
+) -> ActivitySummary:  # noqa: E501
+    """All of one tick's trading activity, in the order a desk would see it."""
+    book = _load()
+    flows = orders = 0
+    if slot.slot in (0, REBALANCE_SLOT):
+        navs, holdings = _navs(book, market_tick.prices)
+        if slot.slot == 0:
+            flows = _flows(slot=slot, seed=seed, book=book, navs=navs)
+        else:
+            orders = _orders_create(
+                slot=slot,
+                seed=seed,
+                book=book,
+                prices=market_tick.prices,
+                navs=navs,
+                holdings=holdings,  # noqa: E501
+            )
+    executions, trades = _execute(
+        slot=slot, seed=seed, market_tick=market_tick, tick_minutes=tick_minutes
+    )  # noqa: E501
+    return ActivitySummary(orders=orders, executions=executions, trades=trades, flows=flows)
