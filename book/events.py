@@ -57,3 +57,5 @@ TRADE_SETTLED = kind_register("trade.settled", "A trade settled: securities and 
 TRADE_CONFIRMED = kind_register("trade.confirmed", "A trade was matched to its confirmation")
 CAPITAL_FLOW = kind_register("capital.flow", "Units subscribed or redeemed")
 POSITIONS_REBUILT = kind_register("positions.rebuilt", "Positions, lots and cash rebuilt")
+CONFIRMATIONS_RECEIVED = kind_register("confirmation.received", "Broker confirmations arrived")
+STATEMENT_RECEIVED = kind_register("statement.received", "A custodian statement arrived")

@@ -1,7 +1,25 @@
+"""Query filters of the book's lists. References are named by their codes (mandate code,
+instrument ticker, currency code): an unknown one is a 400 naming the parameter, never an
+empty list that reads as "nothing there"."""
+
+from __future__ import annotations
+
 import django_filters
+from django.db.models import Q, QuerySet
 
 from . import events
-from .models import Event
+from .models import (
+    AssetClass,
+    Currency,
+    Event,
+    Instrument,
+    Mandate,
+    Side,
+    Strategy,
+    Trade,
+    TradeSource,
+    TradeStatus,
+)
 
 
 class EventFilter(django_filters.FilterSet):
@@ -23,4 +41,63 @@ class EventFilter(django_filters.FilterSet):
 
     class Meta:
         model = Event
+        fields: list[str] = []
+
+
+class InstrumentFilter(django_filters.FilterSet):
+    asset_class = django_filters.ChoiceFilter(choices=AssetClass.choices)
+    currency = django_filters.ModelChoiceFilter(
+        queryset=Currency.objects.all(), label="Currency code (ISO 4217)"
+    )
+    sector = django_filters.CharFilter(lookup_expr="iexact")
+    active = django_filters.BooleanFilter()
+    search = django_filters.CharFilter(
+        method="filter_search", label="Part of a ticker, ISIN or name"
+    )
+
+    class Meta:
+        model = Instrument
+        fields: list[str] = []
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(ticker__icontains=value) | Q(isin__icontains=value) | Q(name__icontains=value)
+        )
+
+
+class MandateFilter(django_filters.FilterSet):
+    strategy = django_filters.ChoiceFilter(choices=Strategy.choices)
+    active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Mandate
+        fields: list[str] = []
+
+
+class TradeFilter(django_filters.FilterSet):
+    """The blotter's filters, shared by GET /api/book/trades and the Trades page."""
+
+    trade_id = django_filters.CharFilter(label="Trade id, e.g. T-000123")
+    mandate = django_filters.ModelChoiceFilter(
+        queryset=Mandate.objects.all(), to_field_name="code", label="Mandate code"
+    )
+    instrument = django_filters.ModelChoiceFilter(
+        queryset=Instrument.objects.all(), to_field_name="ticker", label="Instrument ticker"
+    )
+    status = django_filters.ChoiceFilter(choices=TradeStatus.choices)
+    side = django_filters.ChoiceFilter(choices=Side.choices)
+    source = django_filters.ChoiceFilter(choices=TradeSource.choices)
+    trade_date_from = django_filters.DateFilter(
+        field_name="trade_date", lookup_expr="gte", label="Trade date on or after (YYYY-MM-DD)"
+    )
+    trade_date_to = django_filters.DateFilter(
+        field_name="trade_date", lookup_expr="lte", label="Trade date on or before (YYYY-MM-DD)"
+    )
+    tick = django_filters.NumberFilter(label="Booked in this tick")
+
+    class Meta:
+        model = Trade
         fields: list[str] = []

@@ -1,6 +1,6 @@
 """The simulator's step of the tick pipeline: the market, then the trading activity it
-drives (flows, orders, fills, bookings), then what comes back from outside (confirmations,
-settlement at the custodian, statements)."""
+drives (flows, orders, fills, bookings), then what comes back from outside: broker
+confirmations, and at the close settlement at the custodian and its statements."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .models import Clock
 from .services.activity import activity_tick
+from .services.feeds import confirmations_tick, settlement_day_end, statements_tick
 from .services.market import market_tick
 
 if TYPE_CHECKING:
@@ -16,5 +17,10 @@ if TYPE_CHECKING:
 
 def tick_step(tick: TickContext) -> None:
     seed, tick_minutes = Clock.objects.values_list("seed", "tick_minutes").get(pk=1)
-    market = market_tick(slot=tick.slot, seed=seed)
-    activity_tick(slot=tick.slot, seed=seed, market_tick=market, tick_minutes=tick_minutes)
+    slot = tick.slot
+    market = market_tick(slot=slot, seed=seed)
+    activity_tick(slot=slot, seed=seed, market_tick=market, tick_minutes=tick_minutes)
+    confirmations_tick(slot=slot, seed=seed)
+    if slot.is_day_end:
+        settlement_day_end(slot=slot, seed=seed)
+    statements_tick(slot=slot, seed=seed)

@@ -1,6 +1,13 @@
 """Every write to the book. Import from here: `from book.services import trade_book`."""
 
 from .events import event_record, events_record_many
+from .feeds import (
+    ConfirmationIn,
+    HoldingIn,
+    StatementIn,
+    confirmations_record,
+    statements_record,
+)
 from .rebuild import RebuildSummary, positions_rebuild
 from .reference import UniverseLoadSummary, universe_load
 from .sequences import ids_next
@@ -17,6 +24,11 @@ from .trading import (
 )
 
 __all__ = [
+    "ConfirmationIn",
+    "HoldingIn",
+    "StatementIn",
+    "confirmations_record",
+    "statements_record",
     "RebuildSummary",
     "SettlementSummary",
     "TradeRequest",

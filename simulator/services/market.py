@@ -23,7 +23,8 @@ from risk.pricing import BondSpec, price_bonds
 from .. import market
 from ..calendar import TickSlot
 from ..fred import TREASURY_TENORS, observation_asof
-from ..models import FxQuote, MarketSnapshot, ModelClose, Price, SimInstrument, Vendor
+from ..models import FaultKind, FxQuote, MarketSnapshot, ModelClose, Price, SimInstrument, Vendor
+from .faults import FaultDice, fault_rates
 
 DEFAULT_VIX = 20.0
 DEFAULT_FLAT_RATE = 0.02
@@ -330,6 +331,19 @@ def market_tick(*, slot: TickSlot, seed: int) -> MarketTick:
         decimals=np.array([3.0 if t.endswith("JPY") else 5.0 for t in universe.fx_tickers]),
     )
 
+    dice = FaultDice(
+        seed=seed,
+        sim_date=slot.sim_date,
+        slot=slot.slot,
+        stream=1,
+        rates=fault_rates(),
+        tick=slot.number,
+        sim_time=slot.sim_time,
+    )
+    published = _price_faults(dice, ids, primary, secondary, decimals, slot.number)
+    _fx_faults(dice, universe.fx_ids, fx_secondary)
+    dice.save()
+
     regime = market.regime_for_vix(vix)
     macro = {**anchors["macro"], "anchors": anchors}
     MarketSnapshot.objects.create(
@@ -353,7 +367,8 @@ def market_tick(*, slot: TickSlot, seed: int) -> MarketTick:
                 sim_time=slot.sim_time,
             )  # noqa: E501
             for vendor, quotes in ((Vendor.PRIMARY, primary), (Vendor.SECONDARY, secondary))
-            for i, p, d in zip(ids, quotes, decimals, strict=True)
+            for i, p, d, shown in zip(ids, quotes, decimals, published[vendor], strict=True)
+            if shown
         ],
         batch_size=1000,
     )
@@ -414,3 +429,78 @@ def _fx_fixings(tickers: tuple[str, ...], fx: dict[str, float | None]) -> np.nda
     if eurusd is not None and gbpusd is not None:
         derived["EURGBP"] = eurusd / gbpusd
     return np.array([np.nan if derived.get(t) is None else derived[t] for t in tickers])
+
+
+def _price_faults(
+    dice: FaultDice,
+    ids: np.ndarray,
+    primary: np.ndarray,
+    secondary: np.ndarray,
+    decimals: np.ndarray,
+    tick: int,
+) -> dict[str, np.ndarray]:
+    """Corrupt some vendor quotes (in place) as the scenario says, and return which
+    quotes are published at all (a missing price is simply not there)."""
+    n = ids.size
+    shown = {Vendor.PRIMARY: np.ones(n, dtype=bool), Vendor.SECONDARY: np.ones(n, dtype=bool)}
+    spikes = dice.hits(FaultKind.PRICE_SPIKE, n)
+    stale = dice.hits(FaultKind.STALE_PRICE, n) & ~spikes
+    missing = dice.hits(FaultKind.MISSING_PRICE, n) & ~spikes & ~stale
+    disagree = dice.hits(FaultKind.VENDOR_DISAGREEMENT, n)
+    for i in np.flatnonzero(spikes):
+        size = float(dice.rng.choice([-1.0, 1.0]) * dice.rng.uniform(0.05, 0.25))
+        true_quote = primary[i]
+        primary[i] = round(primary[i] * (1 + size), int(decimals[i]))
+        dice.record(
+            FaultKind.PRICE_SPIKE,
+            magnitude=size,
+            instrument_id=int(ids[i]),
+            detail={"vendor": "primary", "expected": true_quote, "published": primary[i]},
+        )  # noqa: E501
+    if stale.any():
+        previous = dict(
+            Price.objects.filter(
+                tick=tick - 1, vendor=Vendor.PRIMARY, instrument_id__in=ids[stale].tolist()
+            ).values_list("instrument_id", "price")
+        )
+        for i in np.flatnonzero(stale):
+            last = previous.get(int(ids[i]))
+            if last is None:
+                continue
+            fresh = primary[i]
+            primary[i] = float(last)
+            dice.record(
+                FaultKind.STALE_PRICE,
+                magnitude=abs(fresh / float(last) - 1),
+                instrument_id=int(ids[i]),
+                detail={"vendor": "primary", "expected": fresh, "published": float(last)},
+            )  # noqa: E501
+    for i in np.flatnonzero(missing):
+        shown[Vendor.PRIMARY][i] = False
+        dice.record(
+            FaultKind.MISSING_PRICE, instrument_id=int(ids[i]), detail={"vendor": "primary"}
+        )  # noqa: E501
+    for i in np.flatnonzero(disagree):
+        size = float(dice.rng.choice([-1.0, 1.0]) * dice.rng.uniform(0.005, 0.02))
+        expected = secondary[i]
+        secondary[i] = round(secondary[i] * (1 + size), int(decimals[i]))
+        dice.record(
+            FaultKind.VENDOR_DISAGREEMENT,
+            magnitude=size,
+            instrument_id=int(ids[i]),
+            detail={"vendor": "secondary", "expected": expected, "published": secondary[i]},
+        )  # noqa: E501
+    return shown
+
+
+def _fx_faults(dice: FaultDice, pair_ids: np.ndarray, secondary: np.ndarray) -> None:
+    for j in np.flatnonzero(dice.hits(FaultKind.FX_SOURCE_MISMATCH, pair_ids.size)):
+        size = float(dice.rng.choice([-1.0, 1.0]) * dice.rng.uniform(0.003, 0.01))
+        expected = secondary[j]
+        secondary[j] = secondary[j] * (1 + size)
+        dice.record(
+            FaultKind.FX_SOURCE_MISMATCH,
+            magnitude=size,
+            instrument_id=int(pair_ids[j]),
+            detail={"source": "secondary", "expected": expected, "published": secondary[j]},
+        )  # noqa: E501
