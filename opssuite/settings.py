@@ -269,6 +269,13 @@ OPSSUITE_TICK_LEASE_SECONDS = env_int("OPSSUITE_TICK_LEASE_SECONDS", 300)
 OPSSUITE_EMBEDDED_TICKER = env_bool("OPSSUITE_EMBEDDED_TICKER", not CELERY_BROKER_URL)
 
 FRED_API_KEY = env_str("FRED_API_KEY")
+# FRED CSV downloads (DATE,<ID> files) to load when no API key is set; else the offline
+# subset of real series that ships in the arch package.
+OPSSUITE_FRED_CSV_DIR = os.environ.get("OPSSUITE_FRED_CSV_DIR", "")
+# What `manage.py bootstrap` (and so `make run`) sets up on a fresh database.
+OPSSUITE_SEED = env_int("OPSSUITE_SEED", 20150102)
+OPSSUITE_SCALE = os.environ.get("OPSSUITE_SCALE", "demo")
+OPSSUITE_BACKFILL_DAYS = env_int("OPSSUITE_BACKFILL_DAYS", 2)
 
 # --- observability -------------------------------------------------------------------------
 # /metrics: readable by the admin role, or without login from these networks.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 
 import pytest
@@ -15,6 +16,12 @@ from book.models import Event
 from opssuite import roles
 from opssuite.ticker import EmbeddedTicker
 from simulator.models import Clock
+
+
+@pytest.fixture(autouse=True)
+def _no_backfill(settings):  # noqa: ANN001
+    # Backfilling sim days is tested once, below; the other bootstrap tests skip it.
+    settings.OPSSUITE_BACKFILL_DAYS = 0
 
 
 def _bootstrap(monkeypatch, **env: str) -> str:
@@ -87,13 +94,23 @@ def test_user_add_creates_a_user_with_a_role_and_refuses_duplicates():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_embedded_ticker_ticks_until_stopped():
+def test_the_embedded_ticker_ticks_until_stopped(monkeypatch):
+    # The mechanism under test is the ticker; the steps are replaced by one that counts
+    # in memory, so this thread never reads SQLite's shared in-memory test database while
+    # the ticker writes it (shared-cache tables lock instead of waiting).
+    from opssuite import pipeline
+
+    ran = threading.Semaphore(0)
+    monkeypatch.setattr(
+        pipeline, "tick_steps", lambda: iter([("simulator", lambda tick: ran.release())])
+    )  # noqa: E501
     ticker = EmbeddedTicker(interval_seconds=0.05)
     ticker.start()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and Clock.objects.filter(pk=1, last_tick__gte=3).count() == 0:  # noqa: E501
-        time.sleep(0.05)
-    ticker.stop()
+    try:
+        for _ in range(3):
+            assert ran.acquire(timeout=20), "the ticker did not tick"
+    finally:
+        ticker.stop()
     assert not ticker.is_alive()
     last = Clock.objects.get(pk=1).last_tick
     assert last >= 3
@@ -103,3 +120,21 @@ def test_the_embedded_ticker_ticks_until_stopped():
     assert sorted(completed) == list(range(1, last + 1))
     time.sleep(0.2)
     assert Clock.objects.get(pk=1).last_tick == last  # stopped means stopped
+
+
+@pytest.mark.django_db
+def test_bootstrap_loads_history_universe_and_backfills_once(monkeypatch, settings):
+    from book.models import Instrument, Mandate, Trade
+    from simulator.models import FredObservation, MarketSnapshot
+
+    settings.OPSSUITE_BACKFILL_DAYS = 1
+    out = _bootstrap(monkeypatch)
+    assert "market history:" in out and "from offline" in out
+    assert FredObservation.objects.filter(series_id="VIXCLS", source="offline").exists()
+    assert Instrument.objects.count() == 90 and Mandate.objects.count() == 5
+    assert Clock.objects.get(pk=1).last_tick == 26
+    assert MarketSnapshot.objects.count() == 26 and Trade.objects.exists()
+    trades = Trade.objects.count()
+    again = _bootstrap(monkeypatch)
+    assert "universe:" not in again and "backfilling" not in again
+    assert Clock.objects.get(pk=1).last_tick == 26 and Trade.objects.count() == trades

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -117,3 +118,38 @@ def tick_fail(*, number: int, worker: str, error: str) -> None:
                 tick=number,
                 payload={"worker": worker, "error": error[:500]},
             )
+
+
+def simulation_configure(
+    *, seed: int | None = None, start_date: dt.date | None = None, scenario: str | None = None
+) -> Clock:
+    """Set the seed, first session and scenario. Seed and start can only change before
+    the first tick (they define the whole history); the scenario can change any time."""
+    from ..models import Scenario
+
+    clock = clock_get()
+    errors: dict[str, list[str]] = {}
+    if clock.last_tick > 0:
+        if seed is not None and seed != clock.seed:
+            errors["seed"] = [f"the clock has run {clock.last_tick} ticks: the seed is fixed"]
+        if start_date is not None and start_date != clock.start_date:
+            errors["start"] = [f"the clock has run {clock.last_tick} ticks: the start is fixed"]
+    scenario_row = None
+    if scenario is not None:
+        scenario_row = Scenario.objects.filter(name=scenario).first()
+        if scenario_row is None:
+            names = ", ".join(Scenario.objects.values_list("name", flat=True))
+            errors["scenario"] = [f"unknown scenario {scenario!r}; known: {names}"]
+    if errors:
+        raise ValidationError(errors)
+    fields: dict[str, Any] = {}
+    if seed is not None:
+        fields["seed"] = seed
+    if start_date is not None:
+        fields["start_date"] = start_date
+    if scenario_row is not None:
+        fields["scenario"] = scenario_row
+    if fields:
+        Clock.objects.filter(pk=1).update(**fields)
+        clock.refresh_from_db()
+    return clock
