@@ -276,6 +276,8 @@ OPSSUITE_FRED_CSV_DIR = os.environ.get("OPSSUITE_FRED_CSV_DIR", "")
 OPSSUITE_SEED = env_int("OPSSUITE_SEED", 20150102)
 OPSSUITE_SCALE = os.environ.get("OPSSUITE_SCALE", "demo")
 OPSSUITE_BACKFILL_DAYS = env_int("OPSSUITE_BACKFILL_DAYS", 2)
+# Discretionary orders each mandate places per tick between rebalances (a Poisson mean).
+OPSSUITE_ORDERS_PER_MANDATE_TICK = env_float("OPSSUITE_ORDERS_PER_MANDATE_TICK", 0.3)
 
 # --- observability -------------------------------------------------------------------------
 # /metrics: readable by the admin role, or without login from these networks.

@@ -24,7 +24,10 @@ import numpy as np
 
 CASH_BUFFER = 0.02
 MIN_ORDER_FRACTION_OF_NAV = 0.0025
+# How many of a bucket's instruments a mandate holds: at least the minimum, else this
+# share of the bucket (so a 1,000-instrument universe gives a few hundred lines each).
 PER_BUCKET = {"sector": 4, "equity": 20, "govt_bond": 5, "corp_bond": 5}
+BUCKET_SHARE = 0.6
 HALF_SPREAD_BP = {"equity": 2.0, "govt_bond": 1.5, "corp_bond": 4.0, "fx": 0.3}
 LOT = {
     "equity": Decimal(1),
@@ -69,10 +72,10 @@ def targets(
     for kind, key, weight in benchmark:
         if kind == "sector":
             bucket = [c for c in candidates if c.sector == key and c.asset_class == "equity"]
-            per = PER_BUCKET["sector"]
+            per = max(PER_BUCKET["sector"], round(BUCKET_SHARE * len(bucket)))
         elif kind == "asset_class":
             bucket = [c for c in candidates if c.asset_class == key]
-            per = PER_BUCKET.get(key, 5)
+            per = max(PER_BUCKET.get(key, 5), round(BUCKET_SHARE * len(bucket)))
         else:
             bucket = [c for c in candidates if str(c.instrument_id) == key]
             per = 1
@@ -139,6 +142,37 @@ def rebalance(
                 mandate_code, instrument_id, asset_class, "buy" if raw > 0 else "sell", quantity
             )  # noqa: E501
         )
+    return ideas
+
+
+def tactical(
+    *,
+    mandate_code: str,
+    nav: float,
+    holdings: dict[int, float],
+    target_weights: dict[int, float],
+    unit_values: dict[int, float],
+    asset_classes: dict[int, str],
+    count: int,
+    rng: np.random.Generator,
+) -> list[OrderIdea]:
+    """Small discretionary trades between rebalances: `count` orders of 0.1-0.5% of NAV
+    in target instruments, buys or sells (never selling more than is held)."""
+    names = sorted(i for i in target_weights if unit_values.get(i, 0) > 0)
+    if not names or nav <= 0:
+        return []
+    ideas = []
+    for index in rng.choice(len(names), size=min(count, len(names)), replace=False):
+        instrument_id = names[int(index)]
+        asset_class = asset_classes[instrument_id]
+        lot = LOT[asset_class]
+        side = "buy" if rng.random() < 0.55 else "sell"
+        units = nav * rng.uniform(0.001, 0.005) / unit_values[instrument_id]
+        if side == "sell":
+            units = min(units, holdings.get(instrument_id, 0.0))
+        quantity = (Decimal(str(units)) / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+        if quantity > 0:
+            ideas.append(OrderIdea(mandate_code, instrument_id, asset_class, side, quantity))
     return ideas
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
+from django.conf import settings
 
 from book.models import (
     AllocationTarget,
@@ -184,23 +185,37 @@ def _orders_create(
     book: _Book,
     prices: dict[int, float],
     navs: dict[str, float],
-    holdings: dict[str, dict[int, float]],  # noqa: E501
+    holdings: dict[str, dict[int, float]],
+    rebalance: bool,
 ) -> int:
     rng = _rng(seed, slot, 2)
     values = _unit_values(book, prices)
     asset_classes = {pk: i.asset_class for pk, i in book.instruments.items()}
     ideas: list[activity.OrderIdea] = []
     targets = _targets(seed, book)
+    rate = settings.OPSSUITE_ORDERS_PER_MANDATE_TICK
     for code, mandate in book.mandates.items():
-        ideas += activity.rebalance(
-            mandate_code=code,
-            nav=navs[code],
-            target_weights=targets[code],
-            holdings=holdings.get(code, {}),
-            unit_values=values,
-            asset_classes=asset_classes,
-            drift_band=float(mandate.drift_band),
-        )
+        if rebalance:
+            ideas += activity.rebalance(
+                mandate_code=code,
+                nav=navs[code],
+                target_weights=targets[code],
+                holdings=holdings.get(code, {}),
+                unit_values=values,
+                asset_classes=asset_classes,
+                drift_band=float(mandate.drift_band),
+            )
+        elif rate > 0:
+            ideas += activity.tactical(
+                mandate_code=code,
+                nav=navs[code],
+                holdings=holdings.get(code, {}),
+                target_weights=targets[code],
+                unit_values=values,
+                asset_classes=asset_classes,
+                count=int(rng.poisson(rate)),
+                rng=rng,
+            )
     ideas += _fx_funding(book=book, ideas=ideas, prices=prices)
     grouped: dict[tuple[int, str], list[activity.OrderIdea]] = defaultdict(list)
     for idea in ideas:
@@ -221,7 +236,11 @@ def _orders_create(
             time_in_force=TimeInForce.DAY,
             broker=broker,
             trader=trader,
-            reason="fx funding" if asset_classes[instrument_id] == "fx" else "rebalance",
+            reason=(
+                "fx funding"
+                if asset_classes[instrument_id] == "fx"
+                else ("rebalance" if rebalance else "tactical")
+            ),
             trade_date=slot.sim_date,
             created_tick=slot.number,
             created_sim_time=slot.sim_time,
@@ -420,19 +439,20 @@ def activity_tick(
     """All of one tick's trading activity, in the order a desk would see it."""
     book = _load()
     flows = orders = 0
-    if slot.slot in (0, REBALANCE_SLOT):
+    tactical = settings.OPSSUITE_ORDERS_PER_MANDATE_TICK > 0 and not slot.is_day_end
+    if slot.slot in (0, REBALANCE_SLOT) or tactical:
         navs, holdings = _navs(book, market_tick.prices)
         if slot.slot == 0:
             flows = _flows(slot=slot, seed=seed, book=book, navs=navs)
-        else:
-            orders = _orders_create(
-                slot=slot,
-                seed=seed,
-                book=book,
-                prices=market_tick.prices,
-                navs=navs,
-                holdings=holdings,  # noqa: E501
-            )
+        orders = _orders_create(
+            slot=slot,
+            seed=seed,
+            book=book,
+            prices=market_tick.prices,
+            navs=navs,
+            holdings=holdings,
+            rebalance=slot.slot == REBALANCE_SLOT,
+        )
     executions, trades = _execute(
         slot=slot, seed=seed, market_tick=market_tick, tick_minutes=tick_minutes
     )  # noqa: E501
