@@ -185,6 +185,16 @@ def _national_id(rng: np.random.Generator) -> str:
     return "".join(rng.choice(list("0123456789ABCDEFGHJKLMNPRSTVWXYZ"), size=9))
 
 
+def _issue_date(around: dt.date, day: int, as_of: dt.date) -> dt.date:
+    """The `day` of `around`'s month, a month earlier if that is after `as_of` (a bond in
+    the universe has been issued by the time the simulation starts)."""
+    issued = dt.date(around.year, around.month, day)
+    if issued > as_of:
+        month = issued.month - 1 or 12
+        issued = dt.date(issued.year - (issued.month == 1), month, day)
+    return issued
+
+
 def build_universe(*, seed: int, scale: str = "demo", as_of: dt.date) -> Universe:
     """The universe for a seed and scale, with bonds issued around `as_of`."""
     if scale not in SCALES:
@@ -236,7 +246,9 @@ def build_universe(*, seed: int, scale: str = "demo", as_of: dt.date) -> Univers
 
     for index in range(size["govt_bonds"]):
         tenor = UST_TENORS[index % len(UST_TENORS)]
-        issued = as_of - dt.timedelta(days=int(rng.integers(0, 365 * min(tenor, 5))))
+        # Issued at most (tenor - 1) years ago, so at least a year is left to run.
+        issued = as_of - dt.timedelta(days=int(rng.integers(0, 365 * min(tenor - 1, 5) + 1)))
+        issued = _issue_date(issued, 15, as_of)
         maturity = dt.date(issued.year + tenor, issued.month, 15)
         coupon = float(np.round(rng.uniform(0.5, 4.0) * 8) / 8) / 100
         ticker = f"T {coupon * 100:.3f} {maturity:%m/%y}"
@@ -254,7 +266,7 @@ def build_universe(*, seed: int, scale: str = "demo", as_of: dt.date) -> Univers
                 sector="Government",
                 country="US",
                 coupon_rate=coupon,
-                issue_date=dt.date(issued.year, issued.month, 15),
+                issue_date=issued,
                 maturity_date=maturity,
                 issuer="United States Treasury",
                 rating="AA+",
@@ -265,7 +277,7 @@ def build_universe(*, seed: int, scale: str = "demo", as_of: dt.date) -> Univers
     for index in range(size["corp_bonds"]):
         issuer_equity = equities[index % len(equities)]
         tenor = int(rng.choice([3, 5, 7, 10]))
-        issued = as_of - dt.timedelta(days=int(rng.integers(0, 365 * 2)))
+        issued = _issue_date(as_of - dt.timedelta(days=int(rng.integers(0, 365 * 2))), 1, as_of)
         maturity = dt.date(issued.year + tenor, issued.month, 1)
         rating = str(rng.choice(["AA", "A", "BBB"], p=[0.2, 0.45, 0.35]))
         spread = {"AA": 60.0, "A": 100.0, "BBB": 170.0}[rating] * float(rng.uniform(0.7, 1.3))
@@ -286,7 +298,7 @@ def build_universe(*, seed: int, scale: str = "demo", as_of: dt.date) -> Univers
                 country="US",
                 coupon_rate=coupon,
                 day_count="30/360",
-                issue_date=dt.date(issued.year, issued.month, 1),
+                issue_date=issued,
                 maturity_date=maturity,
                 issuer=issuer_equity.name,
                 rating=rating,

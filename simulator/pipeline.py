@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .models import Clock
-from .services.activity import activity_tick
+from .services.activity import activity_tick, nav_estimates
 from .services.feeds import confirmations_tick, settlement_day_end, statements_tick
+from .services.income import income_day_end
 from .services.market import market_tick
 
 if TYPE_CHECKING:
@@ -22,5 +23,8 @@ def tick_step(tick: TickContext) -> None:
     activity_tick(slot=slot, seed=seed, market_tick=market, tick_minutes=tick_minutes)
     confirmations_tick(slot=slot, seed=seed)
     if slot.is_day_end:
+        income_day_end(
+            slot=slot, seed=seed, prices=market.prices, navs=nav_estimates(market.prices)
+        )
         settlement_day_end(slot=slot, seed=seed)
     statements_tick(slot=slot, seed=seed)

@@ -8,6 +8,13 @@ from .feeds import (
     confirmations_record,
     statements_record,
 )
+from .income import (
+    corporate_action_announce,
+    entitlements_record,
+    fee_accrue,
+    fees_pay,
+    holdings_before,
+)
 from .rebuild import RebuildSummary, positions_rebuild
 from .reference import UniverseLoadSummary, universe_load
 from .sequences import ids_next
@@ -24,6 +31,11 @@ from .trading import (
 )
 
 __all__ = [
+    "corporate_action_announce",
+    "entitlements_record",
+    "fee_accrue",
+    "fees_pay",
+    "holdings_before",
     "ConfirmationIn",
     "HoldingIn",
     "StatementIn",

@@ -18,6 +18,8 @@ from ..models import (
     CashMovement,
     CashStatus,
     FlowKind,
+    IncomeEntitlement,
+    IncomeStatus,
     Mandate,
     Trade,
     TradeStatus,
@@ -65,6 +67,12 @@ def settlements_process(
     )
     CashMovement.objects.filter(pk__in=[m.pk for m in moves]).update(status=CashStatus.SETTLED)
     cash_balances_add([(m.mandate_id, m.currency_id, m.amount, ZERO) for m in moves])
+    IncomeEntitlement.objects.filter(
+        status=IncomeStatus.ACCRUED,
+        income_id__in=[
+            m.reference for m in moves if m.kind in (CashKind.DIVIDEND, CashKind.COUPON)
+        ],  # noqa: E501
+    ).update(status=IncomeStatus.PAID)
     events_record_many(
         [
             {

@@ -129,6 +129,11 @@ def _navs(
     return navs, holdings
 
 
+def nav_estimates(prices: dict[int, float]) -> dict[str, float]:
+    """Each active mandate's NAV estimate in USD at these model prices."""
+    return _navs(_load(), prices)[0]
+
+
 def _flows(*, slot: TickSlot, seed: int, book: _Book, navs: dict[str, float]) -> int:
     rng = _rng(seed, slot, 1)
     count = 0

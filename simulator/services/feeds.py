@@ -9,7 +9,7 @@ import datetime as dt
 from collections import defaultdict
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Q, Sum
 
 from book.models import (
     Broker,
@@ -104,18 +104,22 @@ def confirmations_tick(*, slot: TickSlot, seed: int) -> int:
             )
     for broker in (b for b in brokers if b.confirms_per_order):
         due_tick = slot.number - broker.confirmation_lag_ticks
+        # Orders with a fill at the due tick (an indexed lookup), kept when that fill
+        # was their last one and they are finished: history does not slow this down.
         orders = (
             Order.objects.filter(
-                broker=broker, status__in=(OrderStatus.FILLED, OrderStatus.EXPIRED)
+                broker=broker,
+                status__in=(OrderStatus.FILLED, OrderStatus.EXPIRED),
+                pk__in=Execution.objects.filter(tick=due_tick).values("order_id"),
             )
-            .annotate(last_fill=Max("executions__tick"))
-            .filter(last_fill=due_tick)
             .select_related("instrument")
             .prefetch_related("executions", "trades")
             .order_by("id")
         )
         for order in orders:
             fills = list(order.executions.all())
+            if max(f.tick or 0 for f in fills) != due_tick:
+                continue
             quantity = sum((f.quantity for f in fills), Decimal(0))
             if quantity <= 0:
                 continue
@@ -227,6 +231,19 @@ def settlement_day_end(*, slot: TickSlot, seed: int) -> None:
     dice.save()
 
 
+def _custodian_cash(
+    book_cash: dict[str, Decimal], mandate_id: int, day: dt.date
+) -> dict[str, Decimal]:  # noqa: E501
+    """The custodian's cash: the settled book cash, plus any income it received that the
+    book missed (the custodian does not miss a dividend)."""
+    from .income import missed_income_cash
+
+    cash = dict(book_cash)
+    for currency, amount in missed_income_cash(mandate_id, day).items():
+        cash[currency] = cash.get(currency, Decimal(0)) + amount
+    return {k: v for k, v in cash.items() if v}
+
+
 def statements_tick(*, slot: TickSlot, seed: int) -> int:
     """Custodian statements: an end-of-day statement per account at the close (after
     settlement), and an intraday snapshot every few ticks; settled holdings and cash."""
@@ -305,7 +322,7 @@ def statements_tick(*, slot: TickSlot, seed: int) -> int:
                 received_tick=received_tick,
                 source="simulator",
                 holdings=holdings,
-                cash={k: v for k, v in cash[mandate.pk].items() if v},
+                cash=_custodian_cash(cash[mandate.pk], mandate.pk, slot.sim_date),
             )
         )
     statements_record(statements)

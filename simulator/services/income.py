@@ -1,0 +1,197 @@
+"""Day-end income in the simulated world: dividends announced ahead of their ex-dates and
+accrued to the holders of record, bond coupons paid on their dates, management fees
+accrued daily and paid at month end. A dividend the operations team "missed" (a fault)
+is not booked, though the custodian still pays it: recon should find the cash difference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from book.calendar import (
+    add_business_days,
+    is_business_day,
+    next_business_day,
+    previous_business_day,
+)
+from book.models import ActionKind, BondTerms, CorporateAction, IncomeKind, Mandate
+from book.services import (
+    corporate_action_announce,
+    entitlements_record,
+    fee_accrue,
+    fees_pay,
+    holdings_before,
+)
+from risk.pricing import BondSpec, cashflow_schedule
+
+from ..calendar import TickSlot
+from ..models import FaultKind, SimInstrument
+from .faults import FaultDice, fault_rates
+
+ANNOUNCE_DAYS_AHEAD = 14
+PAY_LAG_BUSINESS_DAYS = 15
+
+
+def dividend_ex_dates(instrument_id: int, year: int) -> list[dt.date]:
+    """Quarterly ex-dates of an instrument: a fixed month offset and day from its id (a
+    stable, spread-out calendar), moved to the next business day."""
+    offset = instrument_id % 3
+    day = 5 + instrument_id % 20
+    dates = []
+    for month in (1 + offset, 4 + offset, 7 + offset, 10 + offset):
+        candidate = dt.date(year, month, day)
+        dates.append(candidate if is_business_day(candidate) else next_business_day(candidate))
+    return dates
+
+
+def _announce(slot: TickSlot, prices: dict[int, float]) -> None:
+    horizon = slot.sim_date + dt.timedelta(days=ANNOUNCE_DAYS_AHEAD)
+    payers = SimInstrument.objects.filter(
+        dividend_yield__gt=0, instrument__active=True, instrument__asset_class="equity"
+    ).select_related("instrument")
+    existing = set(
+        CorporateAction.objects.filter(
+            ex_date__gte=slot.sim_date, ex_date__lte=horizon
+        ).values_list(  # noqa: E501
+            "instrument_id", "ex_date"
+        )
+    )
+    for sim in payers:
+        for ex_date in dividend_ex_dates(sim.instrument_id, horizon.year):
+            if not slot.sim_date < ex_date <= horizon or (sim.instrument_id, ex_date) in existing:
+                continue
+            price = prices.get(sim.instrument_id)
+            if not price:
+                continue
+            amount = (Decimal(str(price)) * sim.dividend_yield / 4).quantize(
+                Decimal("0.0001"), rounding=ROUND_HALF_EVEN
+            )
+            if amount <= 0:
+                continue
+            corporate_action_announce(
+                instrument=sim.instrument,
+                kind=ActionKind.CASH_DIVIDEND,
+                ex_date=ex_date,
+                pay_date=add_business_days(ex_date, PAY_LAG_BUSINESS_DAYS),
+                amount_per_unit=amount,
+                tick=slot.number,
+            )
+
+
+def _dividends(slot: TickSlot, dice: FaultDice) -> None:
+    actions = CorporateAction.objects.filter(
+        ex_date=slot.sim_date, kind=ActionKind.CASH_DIVIDEND
+    ).select_related("instrument")
+    for action in actions:
+        holders = holdings_before(action.instrument_id, slot.sim_date)
+        booked = {}
+        for mandate_id, quantity in sorted(holders.items()):
+            if dice.roll(FaultKind.MISSED_CORPORATE_ACTION):
+                dice.record(
+                    FaultKind.MISSED_CORPORATE_ACTION,
+                    magnitude=float(quantity * action.amount_per_unit),
+                    mandate_id=mandate_id,
+                    instrument_id=action.instrument_id,
+                    detail={
+                        "currency": action.currency_id,
+                        "pay_date": action.pay_date.isoformat(),
+                        "quantity": str(quantity),
+                        "amount_per_unit": str(action.amount_per_unit),
+                    },
+                )
+                continue
+            booked[mandate_id] = quantity
+        entitlements_record(
+            instrument=action.instrument,
+            kind=IncomeKind.DIVIDEND,
+            ex_date=action.ex_date,
+            pay_date=action.pay_date,
+            amount_per_unit=action.amount_per_unit,
+            holders=booked,
+            corporate_action=action,
+            tick=slot.number,
+            sim_time=slot.sim_time,
+        )
+
+
+def _coupons(slot: TickSlot) -> None:
+    bonds = BondTerms.objects.filter(
+        maturity_date__gte=slot.sim_date, issue_date__lt=slot.sim_date, instrument__active=True
+    ).select_related("instrument")
+    for terms in bonds:
+        spec = BondSpec.from_terms(terms)
+        schedule = cashflow_schedule(spec, previous_business_day(slot.sim_date))
+        if slot.sim_date not in schedule.dates and not _paid_today(schedule.dates, slot.sim_date):
+            continue
+        coupon_per_face = Decimal(str(float(terms.coupon_rate) / terms.frequency))
+        holders = holdings_before(terms.instrument_id, slot.sim_date)
+        entitlements_record(
+            instrument=terms.instrument,
+            kind=IncomeKind.COUPON,
+            ex_date=slot.sim_date,
+            pay_date=slot.sim_date,
+            amount_per_unit=coupon_per_face,
+            holders=holders,
+            tick=slot.number,
+            sim_time=slot.sim_time,
+        )
+
+
+def _paid_today(dates: list[dt.date] | tuple[dt.date, ...], today: dt.date) -> bool:
+    """A coupon date on a weekend or holiday is paid on the next business day."""
+    return any(
+        not is_business_day(d) and next_business_day(d) == today and d < today for d in dates
+    )
+
+
+def _fees(slot: TickSlot, navs: dict[str, float]) -> None:
+    last_of_month = next_business_day(slot.sim_date).month != slot.sim_date.month
+    for mandate in Mandate.objects.filter(active=True, management_fee_rate__gt=0):
+        nav = navs.get(mandate.code)
+        if nav is None or nav <= 0:
+            continue
+        fee_accrue(
+            mandate=mandate,
+            accrual_date=slot.sim_date,
+            nav_basis=Decimal(str(round(nav, 4))),
+            tick=slot.number,
+        )
+        if last_of_month:
+            fees_pay(mandate=mandate, pay_date=slot.sim_date, tick=slot.number)
+
+
+def income_day_end(
+    *, slot: TickSlot, seed: int, prices: dict[int, float], navs: dict[str, float]
+) -> None:  # noqa: E501
+    """All of the day's income and fees, at the close (before settlement)."""
+    dice = FaultDice(
+        seed=seed,
+        sim_date=slot.sim_date,
+        slot=slot.slot,
+        stream=5,
+        rates=fault_rates(),
+        tick=slot.number,
+        sim_time=slot.sim_time,
+    )
+    _announce(slot, prices)
+    _dividends(slot, dice)
+    _coupons(slot)
+    _fees(slot, navs)
+    dice.save()
+
+
+def missed_income_cash(mandate_id: int, as_of: dt.date) -> dict[str, Decimal]:
+    """Dividend cash the custodian received for a mandate that the book missed (ground
+    truth the simulator keeps, so its custodian statements stay true to the world)."""
+    from ..models import InjectedFault
+
+    missed: dict[str, Decimal] = {}
+    for fault in InjectedFault.objects.filter(
+        kind=FaultKind.MISSED_CORPORATE_ACTION, mandate_id=mandate_id
+    ):
+        if dt.date.fromisoformat(fault.detail["pay_date"]) <= as_of:
+            currency = fault.detail["currency"]
+            amount = Decimal(fault.detail["quantity"]) * Decimal(fault.detail["amount_per_unit"])
+            missed[currency] = missed.get(currency, Decimal(0)) + amount
+    return missed
