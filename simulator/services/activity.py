@@ -11,6 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -35,7 +36,7 @@ from book.services import TradeRequest, capital_flow_record, ids_next, trades_bo
 from .. import activity
 from ..calendar import TickSlot
 from ..market import STREAM_ACTIVITY
-from .market import MarketTick
+from .market import MarketTick, universe_key
 
 OPEN = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 REBALANCE_SLOT = 1  # 10:00 New York: after the open settles
@@ -66,6 +67,7 @@ def _rng(seed: int, slot: TickSlot, salt: int = 0) -> np.random.Generator:
 class _Book:
     """What the step needs to know about instruments and mandates (a few queries)."""
 
+    key: tuple[Any, ...]
     instruments: dict[int, Instrument]
     by_ticker: dict[str, int]
     mandates: dict[str, Mandate]
@@ -73,9 +75,17 @@ class _Book:
     traders: list[Trader]
 
 
+_book_cache: dict[tuple[Any, ...], dict[int, Instrument]] = {}
+
+
 def _load() -> _Book:
-    instruments = Instrument.objects.filter(active=True, sim__isnull=False).in_bulk()
+    key = universe_key()
+    if key not in _book_cache:
+        _book_cache.clear()
+        _book_cache[key] = Instrument.objects.filter(active=True, sim__isnull=False).in_bulk()
+    instruments = _book_cache[key]
     return _Book(
+        key=key,
         instruments=instruments,
         by_ticker={i.ticker: pk for pk, i in instruments.items()},
         mandates={m.code: m for m in Mandate.objects.filter(active=True).order_by("code")},
@@ -159,7 +169,25 @@ def _flows(*, slot: TickSlot, seed: int, book: _Book, navs: dict[str, float]) ->
     return count
 
 
+_targets_cache: dict[tuple[Any, ...], dict[str, dict[int, float]]] = {}
+
+
 def _targets(seed: int, book: _Book) -> dict[str, dict[int, float]]:
+    """Target weights by mandate: fixed for a seed, universe and set of benchmarks, so
+    computed once per process (benchmarks are keyed by their ids and weights)."""
+    lines = tuple(
+        BenchmarkWeight.objects.filter(mandate__in=book.mandates.values())
+        .order_by("id")
+        .values_list("id", "weight")
+    )
+    key = (seed, book.key, lines, tuple(book.mandates))
+    if key not in _targets_cache:
+        _targets_cache.clear()
+        _targets_cache[key] = _targets_compute(seed, book)
+    return _targets_cache[key]
+
+
+def _targets_compute(seed: int, book: _Book) -> dict[str, dict[int, float]]:
     candidates = [
         activity.Candidate(pk, i.asset_class, i.sector)
         for pk, i in sorted(book.instruments.items())

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.db.models import Count, Max, Min, Sum
 
 from book.calendar import previous_business_day
 from book.models import AssetClass
@@ -65,19 +66,33 @@ class Universe:
     fx_tickers: tuple[str, ...]
 
 
-_universe_cache: dict[tuple[int, int], Universe] = {}
+_universe_cache: dict[tuple[Any, ...], Universe] = {}
+
+
+def universe_key() -> tuple[Any, ...]:
+    """A fingerprint of the priced universe from one aggregate query: it changes when
+    instruments are added, removed, (de)activated or re-parameterised."""
+    live = SimInstrument.objects.filter(instrument__active=True)
+    summary = live.aggregate(
+        n=Count("instrument_id"),
+        low=Min("instrument_id"),
+        high=Max("instrument_id"),
+        prices=Sum("initial_price"),
+        betas=Sum("beta"),
+    )
+    return tuple(summary.values())
 
 
 def universe_arrays() -> Universe:
-    """The priced universe; cached per process until instruments are added or removed."""
+    """The priced universe; cached per process, rebuilt when its fingerprint changes."""
+    key = universe_key()
+    if key in _universe_cache:
+        return _universe_cache[key]
     rows = list(
         SimInstrument.objects.filter(instrument__active=True)
         .select_related("instrument", "instrument__bond_terms")
         .order_by("instrument_id")
     )
-    key = (len(rows), rows[-1].instrument_id if rows else 0)
-    if key in _universe_cache:
-        return _universe_cache[key]
     equities = [r for r in rows if r.instrument.asset_class == AssetClass.EQUITY]
     bonds = [
         r for r in rows if r.instrument.asset_class in (AssetClass.GOVT_BOND, AssetClass.CORP_BOND)
