@@ -140,9 +140,40 @@ def rebalance(
         ideas.append(
             OrderIdea(
                 mandate_code, instrument_id, asset_class, "buy" if raw > 0 else "sell", quantity
-            )  # noqa: E501
+            )
         )
-    return ideas
+    return _within_cash(ideas, nav=nav, holdings=holdings, unit_values=unit_values)
+
+
+def _within_cash(
+    ideas: list[OrderIdea],
+    *,
+    nav: float,
+    holdings: dict[int, float],
+    unit_values: dict[int, float],
+) -> list[OrderIdea]:
+    """Scale the buys down so they cost no more than the cash there is plus what the
+    sells bring in (the mandates do not borrow)."""
+    invested = sum(q * unit_values.get(i, 0.0) for i, q in holdings.items())
+    cash = nav - invested
+    sells = sum(float(i.quantity) * unit_values[i.instrument_id] for i in ideas if i.side == "sell")  # noqa: E501
+    buys = sum(float(i.quantity) * unit_values[i.instrument_id] for i in ideas if i.side == "buy")
+    budget = max(cash + sells, 0.0) * (1 - CASH_BUFFER / 2)
+    if buys <= budget or buys <= 0:
+        return ideas
+    scale = Decimal(str(budget / buys))
+    scaled = []
+    for idea in ideas:
+        if idea.side == "sell":
+            scaled.append(idea)
+            continue
+        lot = LOT[idea.asset_class]
+        quantity = (idea.quantity * scale / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+        if quantity > 0:
+            scaled.append(
+                OrderIdea(idea.mandate_code, idea.instrument_id, idea.asset_class, "buy", quantity)
+            )  # noqa: E501
+    return scaled
 
 
 def tactical(
