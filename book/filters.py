@@ -21,6 +21,18 @@ from .models import (
     TradeStatus,
 )
 
+ISO_DATE = ["%Y-%m-%d"]
+
+
+def by_code(queryset: QuerySet, field: str, noun: str) -> django_filters.ModelChoiceFilter:
+    """A reference named by its code; an unknown code says so."""
+    return django_filters.ModelChoiceFilter(
+        queryset=queryset,
+        to_field_name=field,
+        label=f"{noun.capitalize()} ({field})",
+        error_messages={"invalid_choice": f"unknown {noun} %(value)s"},
+    )
+
 
 class EventFilter(django_filters.FilterSet):
     trade_id = django_filters.CharFilter()
@@ -46,9 +58,7 @@ class EventFilter(django_filters.FilterSet):
 
 class InstrumentFilter(django_filters.FilterSet):
     asset_class = django_filters.ChoiceFilter(choices=AssetClass.choices)
-    currency = django_filters.ModelChoiceFilter(
-        queryset=Currency.objects.all(), label="Currency code (ISO 4217)"
-    )
+    currency = by_code(Currency.objects.all(), "code", "currency")
     sector = django_filters.CharFilter(lookup_expr="iexact")
     active = django_filters.BooleanFilter()
     search = django_filters.CharFilter(
@@ -81,20 +91,23 @@ class TradeFilter(django_filters.FilterSet):
     """The blotter's filters, shared by GET /api/book/trades and the Trades page."""
 
     trade_id = django_filters.CharFilter(label="Trade id, e.g. T-000123")
-    mandate = django_filters.ModelChoiceFilter(
-        queryset=Mandate.objects.all(), to_field_name="code", label="Mandate code"
-    )
-    instrument = django_filters.ModelChoiceFilter(
-        queryset=Instrument.objects.all(), to_field_name="ticker", label="Instrument ticker"
-    )
+    mandate = by_code(Mandate.objects.all(), "code", "mandate")
+    instrument = by_code(Instrument.objects.all(), "ticker", "instrument")
     status = django_filters.ChoiceFilter(choices=TradeStatus.choices)
     side = django_filters.ChoiceFilter(choices=Side.choices)
     source = django_filters.ChoiceFilter(choices=TradeSource.choices)
+    # ISO dates only: 02/01/2015 is a different day in New York and in London.
     trade_date_from = django_filters.DateFilter(
-        field_name="trade_date", lookup_expr="gte", label="Trade date on or after (YYYY-MM-DD)"
+        field_name="trade_date",
+        lookup_expr="gte",
+        label="Trade date on or after (YYYY-MM-DD)",
+        input_formats=ISO_DATE,
     )
     trade_date_to = django_filters.DateFilter(
-        field_name="trade_date", lookup_expr="lte", label="Trade date on or before (YYYY-MM-DD)"
+        field_name="trade_date",
+        lookup_expr="lte",
+        label="Trade date on or before (YYYY-MM-DD)",
+        input_formats=ISO_DATE,
     )
     tick = django_filters.NumberFilter(label="Booked in this tick")
 

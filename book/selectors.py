@@ -98,12 +98,24 @@ def trade_get(trade_id: str) -> Trade | None:
     """One trade with its versions (oldest first), or None."""
     return (
         trade_list()
-        .prefetch_related(
-            Prefetch("versions", queryset=TradeVersion.objects.order_by("version"))
-        )
+        .prefetch_related(Prefetch("versions", queryset=TradeVersion.objects.order_by("version")))
         .filter(trade_id=trade_id)
         .first()
     )
+
+
+def trade_state(trade: Trade, last_event_id: int | None) -> str:
+    """A token that changes whenever a trade's page would: its version, status, events."""
+    return f"{trade.version}-{trade.status}-{last_event_id or 0}"
+
+
+def trade_state_now(trade_id: str) -> str | None:
+    """The trade's state token, from two index lookups (None: no such trade)."""
+    trade = Trade.objects.filter(trade_id=trade_id).only("version", "status").first()
+    if trade is None:
+        return None
+    last = Event.objects.filter(trade_id=trade_id).order_by("-id").values_list("id", flat=True)
+    return trade_state(trade, last.first())
 
 
 def version_changes(versions: list[TradeVersion]) -> list[list[VersionChange]]:
@@ -228,6 +240,16 @@ def market_value(row: dict[str, Any]) -> Decimal | None:
     if row.get("asset_class") in BOND_CLASSES:
         value /= HUNDRED
     return value.quantize(Decimal("0.01"))
+
+
+def positions_valued(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with their market value and, where the cost is known, unrealized P&L."""
+    for row in rows:
+        value = market_value(row)
+        row["market_value"] = value
+        cost = row.get("cost_basis")
+        row["unrealized_pnl"] = None if value is None or cost is None else value - cost
+    return rows
 
 
 def cash_balances(*, mandate: Mandate | None = None) -> QuerySet[CashBalance]:

@@ -230,20 +230,27 @@ def _money(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=24, decimal_places=4, **kwargs)
 
 
+def _by_code(queryset: Any, field: str, noun: str, **kwargs: Any) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(
+        slug_field=field,
+        queryset=queryset,
+        error_messages={"does_not_exist": f"unknown {noun} {{value}}"},
+        **kwargs,
+    )
+
+
 class TradeBookSerializer(serializers.Serializer):
     """A trade booked by hand. References by their codes; the service checks the rest
     (quantity and price positive, business day, settlement not before the trade date)."""
 
-    mandate = serializers.SlugRelatedField(slug_field="code", queryset=Mandate.objects.all())
-    instrument = serializers.SlugRelatedField(
-        slug_field="ticker", queryset=Instrument.objects.all()
-    )
+    mandate = _by_code(Mandate.objects.all(), "code", "mandate")
+    instrument = _by_code(Instrument.objects.all(), "ticker", "instrument")
     side = serializers.ChoiceField(choices=Side.choices)
     quantity = serializers.DecimalField(max_digits=24, decimal_places=6)
     price = serializers.DecimalField(max_digits=24, decimal_places=8)
     trade_time = AwareDateTimeField(help_text="ISO 8601 with offset; sim time of the trade")
-    broker = serializers.SlugRelatedField(slug_field="code", queryset=Broker.objects.all())
-    trader = serializers.SlugRelatedField(slug_field="code", queryset=Trader.objects.all())
+    broker = _by_code(Broker.objects.all(), "code", "broker")
+    trader = _by_code(Trader.objects.all(), "code", "trader")
     commission = _money(required=False, allow_null=True, help_text="Default: broker schedule")
     fees = _money(required=False)
     settlement_date = serializers.DateField(
@@ -310,9 +317,7 @@ class TradeAmendSerializer(serializers.Serializer):
 class PositionQuerySerializer(serializers.Serializer):
     """The query of GET /api/book/positions."""
 
-    mandate = serializers.SlugRelatedField(
-        slug_field="code", queryset=Mandate.objects.all(), required=False
-    )
+    mandate = _by_code(Mandate.objects.all(), "code", "mandate", required=False)
     as_of = serializers.DateField(
         required=False, help_text="Replay quantities from trades up to this trade date"
     )

@@ -243,6 +243,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name ("status", "source") get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "TradeStatusEnum": "book.models.TradeStatus",
+        "TradeSourceEnum": "book.models.TradeSource",
+        "EventSourceEnum": "book.events.Source",
+        "TickStatusEnum": "simulator.models.TickStatus",
+    },
 }
 
 # --- Celery (stack mode) and the tick --------------------------------------------------------

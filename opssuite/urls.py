@@ -4,9 +4,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import include, path
 
-from book import views as book_views
-from simulator import views as simulator_views
-
 from . import views
 from .api import errors as api_errors
 from .auth import any_role_may_post
@@ -26,10 +23,8 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", any_role_may_post(auth_views.LogoutView.as_view()), name="logout"),
-    path("market/", simulator_views.market, name="market"),
-    path("market/clock/", simulator_views.clock_toggle, name="market-clock"),
-    path("events/", book_views.event_log, name="events"),
-    path("events/trace/<str:trade_id>/", book_views.trade_trace, name="trade-trace"),
+    path("", include("simulator.urls")),
+    path("", include("book.urls")),
     *placeholder_pages,
     path("admin/", admin.site.urls),
     path("metrics", views.metrics, name="metrics"),

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 WIDTH = 600
 PANEL_HEIGHT = 150
-PANEL_GAP = 26
+PANEL_GAP = 40
 MARGIN_LEFT = 52
 MARGIN_RIGHT = 16
-MARGIN_TOP = 14
+MARGIN_TOP = 20
 MARGIN_BOTTOM = 26
 
 
@@ -66,6 +66,10 @@ class Panel:
     y_ticks: tuple[Tick, ...]
     lines: tuple[Line, ...]
 
+    @property
+    def label_y(self) -> float:
+        return self.top - 5
+
 
 @dataclass(frozen=True)
 class Chart:
@@ -83,6 +87,18 @@ class Chart:
     @property
     def axis_y(self) -> float:
         return self.panels[-1].bottom if self.panels else self.height - MARGIN_BOTTOM
+
+    @property
+    def plot_top(self) -> float:
+        return self.panels[0].top if self.panels else MARGIN_TOP
+
+    @property
+    def y_label_x(self) -> float:
+        return self.left - 6
+
+    @property
+    def x_label_y(self) -> float:
+        return self.axis_y + 16
 
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -180,4 +196,75 @@ def line_chart(
         tuple(laid),
         tuple(Tick(round(to_x(x_transform(x)), 1), label) for x, label in x_ticks),
         legend if len(legend) > 1 else (),
+    )
+
+
+# --- the market page's two charts --------------------------------------------------------
+
+CURVE_TICKS = ((0.25, "3M"), (1.0, "1Y"), (2.0, "2Y"), (5.0, "5Y"), (10.0, "10Y"), (30.0, "30Y"))
+
+
+def _percent(value: float) -> str:
+    return f"{value:.2f}%"
+
+
+def curve_chart(
+    today: Sequence[tuple[float, float]],
+    previous: Sequence[tuple[float, float]] = (),
+    *,
+    today_label: str = "Today",
+    previous_label: str = "Previous session",
+) -> Chart:
+    """Par yields (fractions) by tenor (years), today over the previous session's close.
+    The x axis is a square root of the tenor, so the short end is not crushed."""
+    series = []
+    if previous:
+        series.append(
+            SeriesSpec(previous_label, "line-previous", [(t, y * 100) for t, y in previous])
+        )
+    series.append(SeriesSpec(today_label, "line-main", [(t, y * 100) for t, y in today], True))
+    tenors = [t for t, _ in today] + [t for t, _ in previous]
+    return line_chart(
+        title="Treasury par curve",
+        description="Par yields in percent by tenor"
+        + (" with the previous close" if previous else ""),
+        panels=[PanelSpec("Par yield", series, _percent)],
+        x_ticks=[
+            (t, label) for t, label in CURVE_TICKS if tenors and min(tenors) <= t <= max(tenors)
+        ],
+        x_transform=math.sqrt,
+        x_range=(min(tenors), max(tenors)) if tenors else None,
+    )
+
+
+def market_chart(history: Sequence[dict]) -> Chart:
+    """VIX and the market factor (cumulated, rebased to 100) over the given snapshots,
+    oldest first; session dates mark the x axis."""
+    level = 100.0
+    vix_points, level_points, x_ticks = [], [], []
+    last_date = None
+    for index, row in enumerate(history):
+        level *= math.exp(float(row["market_return"]))
+        vix_points.append((float(index), float(row["vix"])))
+        level_points.append((float(index), level))
+        if row["sim_date"] != last_date:
+            x_ticks.append((float(index), row["sim_date"].strftime("%d %b")))
+            last_date = row["sim_date"]
+    if len(x_ticks) > 8:  # keep the axis readable: every n-th session
+        step = math.ceil(len(x_ticks) / 8)
+        x_ticks = x_ticks[::step]
+    return line_chart(
+        title="VIX and the market",
+        description=f"VIX and the market factor rebased to 100, last {len(history)} ticks",
+        panels=[
+            PanelSpec("VIX", [SeriesSpec("VIX", "line-vix", vix_points)], lambda v: f"{v:g}"),
+            PanelSpec(
+                "Market (rebased 100)",
+                [SeriesSpec("Market", "line-main", level_points)],
+                lambda v: f"{v:.1f}",
+            ),
+        ],
+        x_ticks=x_ticks,
+        x_range=(0.0, float(max(len(history) - 1, 1))),
+        panel_height=110,
     )

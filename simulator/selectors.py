@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Case, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from book.models import AssetClass, Instrument
@@ -62,6 +62,10 @@ MACRO_LABELS = {
     "fx": "FX fixing",
 }
 TENOR_LABELS = {1 / 12: "1M", 0.25: "3M", 0.5: "6M"}
+# Vendors further apart than this are highlighted on the page (everyday disagreement is a
+# few bp; data quality owns the real tolerances).
+WIDE_DIFFERENCE_BP = 25.0
+QUOTE_CLASS_ORDER = (AssetClass.EQUITY, AssetClass.GOVT_BOND, AssetClass.CORP_BOND)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class MacroInput:
     date: str | None
     value: float | None
     source: str
+    unit: str  # percent, index, rate (FX), fraction (a default spread)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,10 @@ class CurvePoint:
     tenor: float  # years
     label: str
     par_yield: float  # fraction
+
+    @property
+    def percent(self) -> float:
+        return self.par_yield * 100
 
 
 @dataclass(frozen=True)
@@ -107,15 +116,29 @@ def _is_provenance(value: Any) -> bool:
     return isinstance(value, dict) and "value" in value and "source" in value
 
 
+def _unit(group: str, series: str | None) -> str:
+    """The unit of a value as FRED publishes it (defaults are stored as the engine uses
+    them: VIX in index points, a credit spread as a fraction)."""
+    if series in ("VIXCLS", "SP500") or group in ("vix", "index"):
+        return "index"
+    if series and series.startswith("DEX") or group == "fx":
+        return "rate"
+    if series is None and group == "credit":
+        return "fraction"
+    return "percent"
+
+
 def _macro_input(group: str, name: str, row: dict[str, Any]) -> MacroInput:
     value = row.get("value")
+    series = row.get("series")
     return MacroInput(
         input=group,
         name=name,
-        series=row.get("series"),
+        series=series,
         date=row.get("date"),
         value=float(value) if value is not None else None,
         source=str(row.get("source", "")),
+        unit=_unit(group, series),
     )
 
 
@@ -163,14 +186,15 @@ def latest_snapshot() -> MarketSnapshot | None:
     return MarketSnapshot.objects.order_by("-tick").first()
 
 
-def previous_session_snapshot(snapshot: MarketSnapshot) -> MarketSnapshot | None:
-    """The last snapshot of the session before the snapshot's own (yesterday's close)."""
-    return (
-        MarketSnapshot.objects.filter(sim_date__lt=snapshot.sim_date)
-        .only("tick", "sim_date", "curve")
+def previous_session_curve(sim_date: dt.date) -> list[CurvePoint]:
+    """The curve at the close of the session before `sim_date` (empty on the first day)."""
+    curve = (
+        MarketSnapshot.objects.filter(sim_date__lt=sim_date)
         .order_by("-tick")
+        .values_list("curve", flat=True)
         .first()
     )
+    return curve_points(curve)
 
 
 def snapshot_history(limit: int) -> list[dict[str, Any]]:
@@ -204,15 +228,22 @@ def quote_board(*, asset_class: str | None = None) -> list[dict[str, Any]]:
         latest = Price.objects.filter(instrument=OuterRef("pk"), vendor=vendor).order_by("-tick")
         annotations[vendor] = Subquery(latest.values("price")[:1])
         annotations[f"{vendor}_tick"] = Subquery(latest.values("tick")[:1])
+    class_order = Case(
+        *(When(asset_class=c, then=Value(i)) for i, c in enumerate(QUOTE_CLASS_ORDER)),
+        default=Value(len(QUOTE_CLASS_ORDER)),
+    )
     rows = list(
         instruments.annotate(**annotations)
         .filter(primary_tick__isnull=False)
         .values("ticker", "name", "asset_class", "currency_id", "sector", *annotations)
-        .order_by("asset_class", "ticker")
+        .order_by(class_order, "ticker")
     )
     for row in rows:
         row["difference_bp"] = difference_bp(row["primary"], row["secondary"])
         row["stale"] = row["primary_tick"] != row["secondary_tick"]
+        row["wide"] = (
+            row["difference_bp"] is not None and abs(row["difference_bp"]) > WIDE_DIFFERENCE_BP
+        )
     return rows
 
 

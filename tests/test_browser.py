@@ -1,22 +1,33 @@
 """A real browser (Playwright driving Debian's chromium, headless) walks the suite.
 
 It signs in through the login form, opens every navigation page, and finds no server
-error, no failed asset and no console error. Screenshots land in test-artifacts/.
+error, no failed asset and no console error. With a real run behind it (the demo universe,
+FRED history when the shared test data is there, two sessions of ticks, a trade booked by
+hand and amended) it reads the Market, Trades, one trade's page and Positions, and lets
+their HTMX polls fire. Screenshots land in test-artifacts/.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from book.models import Broker, Instrument, Mandate, Trader
+from book.services import trade_amend, trade_book
 from conftest import CHROMIUM
 from opssuite import pipeline
 from opssuite.modules import MODULES
+from simulator.fred import fred_load
+from simulator.services import sim_universe_load
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+FRED_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "fred"
+TICKS = 30  # past the first session's close, so the curve chart has a previous close
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -56,9 +67,41 @@ def browser_page():
 def seeded(make_user):
     """Data made before the browser starts: Playwright's sync API runs an event loop in
     this thread, and Django refuses database calls from a thread with a running loop."""
-    make_user("admin", username="ops-admin", password="pw-Browser-123")
-    for _ in range(2):
-        pipeline.tick_advance(worker="browser-test")
+    user = make_user("admin", username="ops-admin", password="pw-Browser-123")
+    if (FRED_DATA_DIR / "DGS10.csv").is_file():
+        fred_load(csv_dir=FRED_DATA_DIR, start=dt.date(2014, 12, 1), end=dt.date(2015, 1, 31))
+    sim_universe_load(seed=20150102, scale="demo", start_date=dt.date(2015, 1, 2))
+    for _ in range(TICKS):
+        assert pipeline.tick_advance(worker="browser-test").outcome == "ran"
+    trade = trade_book(
+        actor=user,
+        mandate_id=Mandate.objects.get(code="GEQ").pk,
+        instrument_id=Instrument.objects.filter(asset_class="equity", currency="USD").first().pk,
+        side="buy",
+        quantity=Decimal("1200"),
+        price=Decimal("25.50"),
+        trade_time=dt.datetime(2015, 1, 5, 15, 0, tzinfo=dt.UTC),
+        broker_id=Broker.objects.get(code="GSCO").pk,
+        trader_id=Trader.objects.order_by("code").first().pk,
+    )
+    trade_amend(
+        trade_id=trade.trade_id,
+        changes={"quantity": Decimal("1000")},
+        reason="broker confirmed 1,000",
+        actor=user,
+    )
+    return trade.trade_id
+
+
+def _let_htmx_poll(page, selector: str) -> None:  # noqa: ANN001
+    """Wait until an HTMX poll has replaced `selector` with a fresh copy (a broken
+    partial then shows up as an HTTP error or a missing element)."""
+    page.evaluate("sel => { document.querySelector(sel).dataset.beforePoll = '1'; }", selector)
+    page.wait_for_function(
+        "sel => { const el = document.querySelector(sel); return el && !el.dataset.beforePoll; }",
+        arg=selector,
+        timeout=20_000,
+    )
 
 
 def test_sign_in_and_open_every_page(live_server, seeded, browser_page):
@@ -71,7 +114,7 @@ def test_sign_in_and_open_every_page(live_server, seeded, browser_page):
     page.fill("#id_password", "pw-Browser-123")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
-    assert page.locator("#last-tick").inner_text() == "2"
+    assert page.locator("#last-tick").inner_text() == str(TICKS)
     assert page.evaluate("typeof htmx") == "object"
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
 
@@ -83,11 +126,43 @@ def test_sign_in_and_open_every_page(live_server, seeded, browser_page):
         assert page.locator("nav a[aria-current=page]").inner_text() == module.label
     page.screenshot(path=str(ARTIFACTS / "events.png"), full_page=True)
 
+    trade_id = seeded
+    page.goto(f"{live_server.url}/market/")
+    assert page.locator("#regime").inner_text().lower() in ("calm", "normal", "stressed", "crisis")
+    assert page.locator("#curve-chart polyline").count() >= 1
+    assert page.locator("#market-chart polyline").count() == 2
+    assert page.locator("#price-table tbody tr").count() > 10
+    _let_htmx_poll(page, "#market-live")
+    page.screenshot(path=str(ARTIFACTS / "market.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/trades/")
+    assert page.locator("#trade-table tbody tr").count() >= 1
+    page.select_option("select[name=source]", "manual")
+    page.wait_for_selector(f"#trade-table a:text('{trade_id}')")
+    assert page.locator("#trade-table tbody tr").count() == 1
+    assert "source=manual" in page.url
+    _let_htmx_poll(page, "#trade-rows")
+    page.screenshot(path=str(ARTIFACTS / "trades.png"), full_page=True)
+
+    page.click(f"#trade-table a:text('{trade_id}')")
+    page.wait_for_url(f"{live_server.url}/trades/{trade_id}/")
+    assert page.locator("#version-table tbody tr").count() == 2
+    assert "broker confirmed 1,000" in page.locator("#version-table").inner_text()
+    assert "trade.amended" in page.locator("#trade-events").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "trade.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/positions/?mandate=GEQ")
+    assert page.locator("#position-table tbody tr").count() > 1
+    assert page.locator("#cash-table tbody tr").count() >= 1
+    _let_htmx_poll(page, "#positions-live")
+    page.screenshot(path=str(ARTIFACTS / "positions.png"), full_page=True)
+
     page.goto(f"{live_server.url}/api/docs/")
     page.wait_for_selector(".swagger-ui .info", timeout=15000)
     page.screenshot(path=str(ARTIFACTS / "api-docs.png"))
 
     page.goto(f"{live_server.url}/admin/")
     assert "opssuite back office" in page.content()
+    page.wait_for_load_state("networkidle")  # an icon request comes late: let it fail here
 
     assert problems == []

@@ -671,7 +671,7 @@ def _trade_for_change(trade_id: str, reason: str) -> Trade:
     if not reason or not reason.strip():
         raise ValidationError({"reason": ["a reason is required"]})
     trade = (
-        Trade.objects.select_for_update()
+        Trade.objects.select_for_update(of=("self",))
         .select_related("mandate", "instrument", "instrument__bond_terms", "broker", "trader")
         .filter(trade_id=trade_id)
         .first()

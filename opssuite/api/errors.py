@@ -2,13 +2,18 @@
 
 `detail` names the fields at fault (query parameters, body fields); errors that belong to
 no field have an empty `detail`.
+
+The services raise Django's own exceptions (they know nothing of HTTP): a
+`django.core.exceptions.ValidationError` with a field dict becomes a 400 naming those
+fields, and `ObjectDoesNotExist` (an unknown id reaching a service) a 404.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -30,9 +35,26 @@ def error_body(code: str, message: str, detail: dict[str, Any] | None = None) ->
     return {"error": code, "message": message, "detail": detail or {}}
 
 
+def django_validation_detail(exc: DjangoValidationError) -> dict[str, list[str]]:
+    """The field dict of a Django ValidationError; errors tied to no field go under
+    `non_field_errors`, as DRF names them."""
+    if hasattr(exc, "error_dict"):
+        detail = {
+            ("non_field_errors" if field == "__all__" else field): messages
+            for field, messages in exc.message_dict.items()
+        }
+    else:
+        detail = {"non_field_errors": list(exc.messages)}
+    return detail
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, Http404):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(django_validation_detail(exc))
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, ObjectDoesNotExist):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
     response = drf_exception_handler(exc, context)

@@ -2,12 +2,23 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from book.api import EventViewSet, TradeTraceView
+from book.api import (
+    EventViewSet,
+    InstrumentViewSet,
+    MandateViewSet,
+    PositionListView,
+    TradeTraceView,
+    TradeViewSet,
+)
+from simulator.api import MarketContextView, PriceListView
 
 from .views import APIDocsView, APINotFoundView, APIRootView, ClockView, HealthView, OverviewView
 
 router = SimpleRouter(trailing_slash=False)
 router.register("events", EventViewSet, basename="api-event")
+router.register("book/instruments", InstrumentViewSet, basename="api-instrument")
+router.register("book/mandates", MandateViewSet, basename="api-mandate")
+router.register("book/trades", TradeViewSet, basename="api-trade")
 
 urlpatterns = [
     path("", APIRootView.as_view(), name="api-root"),
@@ -15,6 +26,9 @@ urlpatterns = [
     path("overview", OverviewView.as_view(), name="api-overview"),
     path("clock", ClockView.as_view(), name="api-clock"),
     path("trace/<str:trade_id>", TradeTraceView.as_view(), name="api-trace"),
+    path("market/context", MarketContextView.as_view(), name="api-market-context"),
+    path("market/prices", PriceListView.as_view(), name="api-market-prices"),
+    path("book/positions", PositionListView.as_view(), name="api-positions"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", APIDocsView.as_view(url_name="api-schema"), name="api-docs"),
     *router.urls,
