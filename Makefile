@@ -40,8 +40,9 @@ format: install-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every bench/*.py (helpers start with an underscore); each prints JSON figures.
 bench: install-test
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 smoke: install
 	bash scripts/smoke_embedded

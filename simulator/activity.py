@@ -101,6 +101,18 @@ class OrderIdea:
     quantity: Decimal
 
 
+# A line is off target when its weight is more than this share of its target away...
+RELATIVE_BAND = 0.25
+
+
+def drift_threshold(target_weight: float, current_weight: float, drift_band: float) -> float:
+    """How far (in weight) a line may drift before it is traded: the mandate's band, or a
+    quarter of the line's own weight for small lines (a 0.3% line is not left alone until
+    it is 2% off), but never less than the smallest order worth sending."""
+    relative = RELATIVE_BAND * max(target_weight, current_weight)
+    return max(min(drift_band, relative), MIN_ORDER_FRACTION_OF_NAV)
+
+
 def rebalance(
     *,
     mandate_code: str,
@@ -127,7 +139,7 @@ def rebalance(
         held = holdings.get(instrument_id, 0.0)
         current = held * unit
         target = target_weights.get(instrument_id, 0.0) * nav
-        if abs(current - target) / nav < max(drift_band, MIN_ORDER_FRACTION_OF_NAV):
+        if abs(current - target) / nav < drift_threshold(target / nav, current / nav, drift_band):  # noqa: E501
             continue
         asset_class = asset_classes[instrument_id]
         lot = LOT[asset_class]

@@ -571,7 +571,12 @@ def holdings_rebuild(mandate_id: int, instrument_id: int) -> None:
 
 @transaction.atomic
 def trade_cancel(
-    *, trade_id: str, reason: str, actor: Any = None, tick: int | None = None
+    *,
+    trade_id: str,
+    reason: str,
+    actor: Any = None,
+    tick: int | None = None,
+    sim_time: dt.datetime | None = None,
 ) -> Trade:
     trade = _trade_for_change(trade_id, reason)
     _version_add(trade, status=TradeStatus.CANCELLED, reason=reason, actor=actor, tick=tick)
@@ -588,6 +593,7 @@ def trade_cancel(
                 "instrument": trade.instrument.ticker,
                 "mandate": trade.mandate.code,
                 "tick": tick,
+                "sim_time": sim_time,
                 "payload": {"version": trade.version, "reason": reason},
             }
         ]
@@ -606,6 +612,7 @@ def trade_amend(
     reason: str,
     actor: Any = None,
     tick: int | None = None,
+    sim_time: dt.datetime | None = None,
 ) -> Trade:
     """New terms for a trade: a new version; cash and lots follow the new terms."""
     unknown = sorted(set(changes) - set(AMENDABLE))
@@ -655,6 +662,7 @@ def trade_amend(
                 "instrument": trade.instrument.ticker,
                 "mandate": trade.mandate.code,
                 "tick": tick,
+                "sim_time": sim_time,
                 "payload": {
                     "version": trade.version,
                     "reason": reason,

@@ -35,6 +35,12 @@ class APIRootView(APIView):
             "overview": "api-overview",
             "clock": "api-clock",
             "events": "api-event-list",
+            "market_context": "api-market-context",
+            "market_prices": "api-market-prices",
+            "instruments": "api-instrument-list",
+            "mandates": "api-mandate-list",
+            "trades": "api-trade-list",
+            "positions": "api-positions",
             "schema": "api-schema",
             "docs": "api-docs",
         }

@@ -84,3 +84,31 @@ def test_block_allocation_is_pro_rata_in_lots_and_complete():
     assert split == {"A": D(598), "B": D(298), "C": D(99)}
     bonds = activity.allocate(D(25000), {"A": D(20000), "B": D(10000)}, D(1000))
     assert bonds == {"A": D(17000), "B": D(8000)}
+
+
+def test_small_lines_are_bought_from_cash_and_traded_on_relative_drift():
+    weights = {i: 0.003 for i in range(1, 301)}  # 300 lines of 0.3%: a standard-scale mandate
+    values = {i: 10.0 for i in weights}
+    classes = {i: "equity" for i in weights}
+    bought = activity.rebalance(
+        mandate_code="M",
+        nav=10_000_000.0,
+        target_weights=weights,
+        holdings={},
+        unit_values=values,
+        asset_classes=classes,
+        drift_band=0.02,
+    )
+    assert len(bought) == 300 and {i.side for i in bought} == {"buy"}
+    held = {i: 3_000.0 for i in weights}  # exactly on target
+    held[1] = 6_000.0  # 0.6% against 0.3%: twice its target
+    trimmed = activity.rebalance(
+        mandate_code="M",
+        nav=10_000_000.0,
+        target_weights=weights,
+        holdings=held,
+        unit_values=values,
+        asset_classes=classes,
+        drift_band=0.02,
+    )
+    assert [(i.instrument_id, i.side) for i in trimmed] == [(1, "sell")]
