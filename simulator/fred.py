@@ -33,6 +33,7 @@ from django.db import transaction
 
 from book import events
 from book.services import event_record
+from risk.curves import FRED_CMT_TENORS
 
 from .models import FredObservation, ObservationSource
 
@@ -42,20 +43,9 @@ MARKET_HISTORY_LOADED = events.kind_register(
 
 # --- the series --------------------------------------------------------------------------
 
-# US Treasury constant-maturity yields (percent) and their tenor in years: the curve.
-TREASURY_TENORS: dict[str, float] = {
-    "DGS1MO": 1 / 12,
-    "DGS3MO": 0.25,
-    "DGS6MO": 0.5,
-    "DGS1": 1.0,
-    "DGS2": 2.0,
-    "DGS3": 3.0,
-    "DGS5": 5.0,
-    "DGS7": 7.0,
-    "DGS10": 10.0,
-    "DGS20": 20.0,
-    "DGS30": 30.0,
-}
+# US Treasury constant-maturity yields (percent) and their tenor in years: the curve (one
+# table, kept by the curve engine that reads it).
+TREASURY_TENORS: dict[str, float] = FRED_CMT_TENORS
 
 # The FRED series the simulator uses, with what each one is.
 SERIES: dict[str, str] = {
