@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .. import events
+from .. import bulk, events
 from ..models import (
     BrokerConfirmation,
     CustodianCash,
@@ -21,7 +21,7 @@ from ..models import (
     CustodyAccount,
     FeedSource,
 )
-from .events import events_record_many
+from .events import events_append_many
 from .sequences import ids_next
 
 
@@ -81,7 +81,7 @@ def confirmations_record(confirmations: list[ConfirmationIn]) -> list[BrokerConf
             for confirmation_id, c in zip(ids, confirmations, strict=True)
         ]
     )
-    events_record_many(
+    events_append_many(
         [
             {
                 "kind": events.CONFIRMATIONS_RECEIVED,
@@ -142,29 +142,29 @@ def statements_record(statements: list[StatementIn]) -> list[CustodianStatement]
             for statement_id, s in zip(ids, statements, strict=True)
         ]
     )
-    CustodianHolding.objects.bulk_create(
+    if any(row.pk is None for row in rows):
+        raise RuntimeError("the database returned no ids from a bulk insert of statements")
+    # Plain inserts (book.bulk): a snapshot brings ~8,000 holding lines and nothing needs
+    # their ids back; building a model instance a line costs more than the insert.
+    bulk.rows_insert(
+        CustodianHolding,
+        ["statement_id", "instrument_id", "reported_id", "quantity", "price", "market_value"],
         [
-            CustodianHolding(
-                statement=row,
-                instrument_id=h.instrument_id,
-                reported_id=h.reported_id,
-                quantity=h.quantity,
-                price=h.price,
-                market_value=h.market_value,
-            )
+            (row.pk, h.instrument_id, h.reported_id, h.quantity, h.price, h.market_value)
             for row, s in zip(rows, statements, strict=True)
             for h in s.holdings
         ],
-        batch_size=1000,
     )
-    CustodianCash.objects.bulk_create(
+    bulk.rows_insert(
+        CustodianCash,
+        ["statement_id", "currency_id", "amount"],
         [
-            CustodianCash(statement=row, currency_id=currency, amount=amount)
+            (row.pk, currency, amount)
             for row, s in zip(rows, statements, strict=True)
             for currency, amount in sorted(s.cash.items())
-        ]
+        ],
     )
-    events_record_many(
+    events_append_many(
         [
             {
                 "kind": events.STATEMENT_RECEIVED,

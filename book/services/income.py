@@ -51,44 +51,98 @@ def corporate_action_announce(
     tick: int | None = None,
 ) -> CorporateAction:
     """Announce a dividend or split (idempotent on instrument, kind and ex-date)."""
+    return corporate_actions_announce(
+        [
+            {
+                "instrument": instrument,
+                "kind": kind,
+                "ex_date": ex_date,
+                "pay_date": pay_date,
+                "amount_per_unit": amount_per_unit,
+                "ratio": ratio,
+                "tick": tick,
+            }
+        ]
+    )[0]
+
+
+def _announcement_errors(
+    kind: str, ex_date: dt.date, pay_date: dt.date, amount: Decimal
+) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if kind not in ActionKind.values:
         errors["kind"] = [f"must be one of {', '.join(ActionKind.values)}"]
     if pay_date < ex_date:
         errors["pay_date"] = ["is before the ex-date"]
-    if kind == ActionKind.CASH_DIVIDEND and amount_per_unit <= 0:
+    if kind == ActionKind.CASH_DIVIDEND and amount <= 0:
         errors["amount_per_unit"] = ["a cash dividend pays a positive amount"]
-    if errors:
-        raise ValidationError(errors)
-    action, created = CorporateAction.objects.get_or_create(
-        instrument=instrument,
-        kind=kind,
-        ex_date=ex_date,
-        defaults={
-            "pay_date": pay_date,
-            "amount_per_unit": amount_per_unit,
-            "ratio": ratio,
-            "currency_id": instrument.currency_id,
-        },
-    )
-    if created:
-        events_record_many(
-            [
-                {
-                    "kind": events.ACTION_ANNOUNCED,
-                    "source": events.Source.BOOK,
-                    "instrument": instrument.ticker,
-                    "tick": tick,
-                    "payload": {
-                        "kind": kind,
-                        "ex_date": ex_date.isoformat(),
-                        "pay_date": pay_date.isoformat(),
-                        "amount_per_unit": str(amount_per_unit),
-                    },
-                }
-            ]
+    return errors
+
+
+@transaction.atomic
+def corporate_actions_announce(announcements: list[dict[str, Any]]) -> list[CorporateAction]:
+    """Announce many dividends or splits at once (each takes corporate_action_announce's
+    keyword arguments): one read, one insert and one batch of events, in order. Idempotent
+    on instrument, kind and ex-date, like the one-at-a-time form; all or nothing."""
+    all_errors: dict[str, list[str]] = {}
+    for index, a in enumerate(announcements):
+        errors = _announcement_errors(
+            a["kind"], a["ex_date"], a["pay_date"], a.get("amount_per_unit", ZERO)
         )
-    return action
+        for key, messages in errors.items():
+            all_errors[key if len(announcements) == 1 else f"{index}.{key}"] = messages
+    if all_errors:
+        raise ValidationError(all_errors)
+    if not announcements:
+        return []
+    keys = {(a["instrument"].pk, a["kind"], a["ex_date"]) for a in announcements}
+    existing = {
+        (action.instrument_id, action.kind, action.ex_date): action
+        for action in CorporateAction.objects.filter(
+            instrument_id__in={i for i, _, _ in keys},
+            kind__in={k for _, k, _ in keys},
+            ex_date__in={d for _, _, d in keys},
+        )
+        if (action.instrument_id, action.kind, action.ex_date) in keys
+    }
+    new: dict[tuple[int, str, dt.date], CorporateAction] = {}
+    new_announcements = []
+    for a in announcements:
+        key = (a["instrument"].pk, a["kind"], a["ex_date"])
+        if key in existing or key in new:
+            continue
+        new[key] = CorporateAction(
+            instrument=a["instrument"],
+            kind=a["kind"],
+            ex_date=a["ex_date"],
+            pay_date=a["pay_date"],
+            amount_per_unit=a.get("amount_per_unit", ZERO),
+            ratio=a.get("ratio", Decimal(1)),
+            currency_id=a["instrument"].currency_id,
+        )
+        new_announcements.append(a)
+    CorporateAction.objects.bulk_create(list(new.values()))
+    if any(action.pk is None for action in new.values()):
+        raise RuntimeError("the database returned no ids from a bulk insert of actions")
+    events_record_many(
+        [
+            {
+                "kind": events.ACTION_ANNOUNCED,
+                "source": events.Source.BOOK,
+                "instrument": a["instrument"].ticker,
+                "tick": a.get("tick"),
+                "payload": {
+                    "kind": a["kind"],
+                    "ex_date": a["ex_date"].isoformat(),
+                    "pay_date": a["pay_date"].isoformat(),
+                    "amount_per_unit": str(a.get("amount_per_unit", ZERO)),
+                },
+            }
+            for a in new_announcements
+        ]
+    )
+    found = {**existing, **new}
+    return [found[(a["instrument"].pk, a["kind"], a["ex_date"])] for a in announcements]
 
 
 def holdings_before(instrument_id: int, day: dt.date) -> dict[int, Decimal]:

@@ -24,7 +24,7 @@ from ..models import (
     Trade,
     TradeStatus,
 )
-from .events import events_record_many
+from .events import events_append_many, events_record_many
 from .sequences import ids_next
 from .trading import ZERO, cash_balances_add, money
 
@@ -49,46 +49,51 @@ def settlements_process(
     """Settle what is due on or before `as_of`: trades (securities and their cash) and the
     other projected cash (flows, income, fees). Trades named in `failed_trade_ids` fail
     to settle today: they stay due, and settle on a later day."""
+    # Plain tuples, not instances: after a few days thousands of trades fall due at once.
     due = list(
         Trade.objects.filter(status__in=SETTLEABLE, settlement_date__lte=as_of)
         .exclude(trade_id__in=failed_trade_ids)
-        .select_related("mandate", "instrument")
         .order_by("id")
+        .values_list("id", "trade_id", "instrument__ticker", "mandate__code", "settlement_date")
     )
     failed = Trade.objects.filter(
         status__in=SETTLEABLE, settlement_date__lte=as_of, trade_id__in=failed_trade_ids
     ).count()
-    due_ids = [t.pk for t in due]
+    due_ids = [pk for pk, *_ in due]
     Trade.objects.filter(pk__in=due_ids).update(status=TradeStatus.SETTLED)
     moves = list(
-        CashMovement.objects.filter(status=CashStatus.PROJECTED, value_date__lte=as_of).exclude(
-            kind=CashKind.TRADE, trade__trade_id__in=failed_trade_ids
-        )
+        CashMovement.objects.filter(status=CashStatus.PROJECTED, value_date__lte=as_of)
+        .exclude(kind=CashKind.TRADE, trade__trade_id__in=failed_trade_ids)
+        .values_list("id", "mandate_id", "currency_id", "amount", "kind", "reference")
     )
-    CashMovement.objects.filter(pk__in=[m.pk for m in moves]).update(status=CashStatus.SETTLED)
-    cash_balances_add([(m.mandate_id, m.currency_id, m.amount, ZERO) for m in moves])
+    CashMovement.objects.filter(pk__in=[m[0] for m in moves]).update(status=CashStatus.SETTLED)
+    cash_balances_add(
+        [(mandate_id, currency, amount, ZERO) for _, mandate_id, currency, amount, *_ in moves]
+    )
     IncomeEntitlement.objects.filter(
         status=IncomeStatus.ACCRUED,
         income_id__in=[
-            m.reference for m in moves if m.kind in (CashKind.DIVIDEND, CashKind.COUPON)
-        ],  # noqa: E501
+            reference
+            for *_, kind, reference in moves
+            if kind in (CashKind.DIVIDEND, CashKind.COUPON)
+        ],
     ).update(status=IncomeStatus.PAID)
-    events_record_many(
+    events_append_many(
         [
             {
                 "kind": events.TRADE_SETTLED,
                 "source": events.Source.BOOK,
-                "trade_id": t.trade_id,
-                "instrument": t.instrument.ticker,
-                "mandate": t.mandate.code,
+                "trade_id": trade_id,
+                "instrument": ticker,
+                "mandate": code,
                 "tick": tick,
                 "sim_time": sim_time,
                 "payload": {
-                    "settlement_date": t.settlement_date.isoformat(),
+                    "settlement_date": settlement_date.isoformat(),
                     "as_of": as_of.isoformat(),
-                },  # noqa: E501
+                },
             }
-            for t in due
+            for _, trade_id, ticker, code, settlement_date in due
         ]
     )
     return SettlementSummary(len(due), failed, len(moves))

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Q
 
-from .. import calendar, events, lots
+from .. import bulk, calendar, events, lots
 from ..models import (
     AssetClass,
     Broker,
@@ -40,7 +40,7 @@ from ..models import (
     TradeStatus,
     TradeVersion,
 )
-from .events import events_record_many
+from .events import events_append_many, events_record_many
 from .sequences import ids_next
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -228,12 +228,6 @@ def _lot_unit_price(trade: Trade, instrument: Instrument) -> Decimal:
     return trade.price
 
 
-def _to_engine_lot(row: TaxLot) -> lots.Lot:
-    return lots.Lot(
-        lot_id=row.pk, open_date=row.open_date, quantity=row.open_quantity, unit_cost=row.unit_cost
-    )
-
-
 @transaction.atomic
 def trades_book(requests: list[TradeRequest], *, actor: Any = None) -> list[Trade]:
     """Book a batch of trades, in order. All or nothing: one invalid request books none."""
@@ -314,7 +308,7 @@ def trades_book(requests: list[TradeRequest], *, actor: Any = None) -> list[Trad
     )
     _apply_to_holdings(trades, instruments)
     _cash_book(trades, instruments)
-    events_record_many(
+    events_append_many(
         [
             {
                 "kind": events.TRADE_BOOKED,
@@ -359,27 +353,27 @@ def _apply_to_holdings(trades: list[Trade], instruments: dict[int, Instrument]) 
     if not keyed:
         return
     keys = {(t.mandate_id, t.instrument_id) for t in keyed}
-    mandate_ids = {m for m, _ in keys}
-    instrument_ids = {i for _, i in keys}
-    open_rows = [
-        row
-        for row in TaxLot.objects.filter(
-            mandate_id__in=mandate_ids, instrument_id__in=instrument_ids
-        )
+    pairs = _pairs_filter(keys)
+    # Plain tuples, not instances: a tick reads thousands of open lots.
+    open_rows = list(
+        TaxLot.objects.filter(pairs)
         .exclude(open_quantity=0)
         .order_by("id")
-        if (row.mandate_id, row.instrument_id) in keys
-    ]
-    rows_by_id: dict[int, TaxLot] = {row.pk: row for row in open_rows}
+        .values_list("id", "mandate_id", "instrument_id", "open_date", "open_quantity", "unit_cost")
+    )
+    stored_quantity: dict[int, Decimal] = {row[0]: row[4] for row in open_rows}
     open_lots: dict[tuple[int, int], list[lots.Lot]] = defaultdict(list)
-    for row in open_rows:
-        open_lots[(row.mandate_id, row.instrument_id)].append(_to_engine_lot(row))
-    positions = {
-        (p.mandate_id, p.instrument_id): p
-        for p in Position.objects.filter(
-            mandate_id__in=mandate_ids, instrument_id__in=instrument_ids
+    for lot_id, mandate_id, instrument_id, open_date, open_quantity, unit_cost in open_rows:
+        open_lots[(mandate_id, instrument_id)].append(
+            lots.Lot(
+                lot_id=lot_id, open_date=open_date, quantity=open_quantity, unit_cost=unit_cost
+            )
         )
-        if (p.mandate_id, p.instrument_id) in keys
+    positions = {
+        (mandate_id, instrument_id): (pk, realized_pnl)
+        for pk, mandate_id, instrument_id, realized_pnl in Position.objects.filter(
+            pairs
+        ).values_list("id", "mandate_id", "instrument_id", "realized_pnl")
     }
 
     new_lot_rows: dict[int, TaxLot] = {}  # temporary negative id -> unsaved row
@@ -426,12 +420,11 @@ def _apply_to_holdings(trades: list[Trade], instruments: dict[int, Instrument]) 
     # Write back what is left open of every lot touched (stored and new).
     left = {lot.lot_id: lot.quantity for key_lots in open_lots.values() for lot in key_lots}
     changed = []
-    for lot_id, row in rows_by_id.items():
+    for lot_id, stored in stored_quantity.items():
         quantity = left.get(lot_id, ZERO)
-        if quantity != row.open_quantity:
-            row.open_quantity = quantity
-            changed.append(row)
-    TaxLot.objects.bulk_update(changed, ["open_quantity"], batch_size=500)
+        if quantity != stored:
+            changed.append((quantity, lot_id))
+    bulk.rows_update(TaxLot, ["open_quantity"], changed)
     for temp_id, row in new_lot_rows.items():
         row.open_quantity = left.get(temp_id, ZERO)
     created = TaxLot.objects.bulk_create(list(new_lot_rows.values()), batch_size=500)
@@ -470,15 +463,26 @@ def _apply_to_holdings(trades: list[Trade], instruments: dict[int, Instrument]) 
                 )
             )
         else:
-            position.quantity = quantity
-            position.cost_basis = money(cost)
-            position.realized_pnl += realized[key]
-            position.updated_tick = last_tick[key]
-            to_update.append(position)
+            pk, realized_pnl = position
+            to_update.append(
+                (quantity, money(cost), realized_pnl + realized[key], last_tick[key], pk)
+            )
     Position.objects.bulk_create(to_create, batch_size=500)
-    Position.objects.bulk_update(
-        to_update, ["quantity", "cost_basis", "realized_pnl", "updated_tick"], batch_size=500
+    bulk.rows_update(
+        Position, ["quantity", "cost_basis", "realized_pnl", "updated_tick"], to_update
     )
+
+
+def _pairs_filter(keys: set[tuple[int, int]]) -> Q:
+    """Rows of exactly these (mandate, instrument) pairs: one term a mandate, so the
+    (mandate, instrument) indexes are used and no other pair's rows are read."""
+    by_mandate: dict[int, list[int]] = defaultdict(list)
+    for mandate_id, instrument_id in sorted(keys):
+        by_mandate[mandate_id].append(instrument_id)
+    condition = Q()
+    for mandate_id, instrument_ids in by_mandate.items():
+        condition |= Q(mandate_id=mandate_id, instrument_id__in=instrument_ids)
+    return condition
 
 
 def _cash_book(trades: list[Trade], instruments: dict[int, Instrument]) -> None:
@@ -522,11 +526,14 @@ def cash_balances_add(deltas: list[tuple[int, str, Decimal, Decimal]]) -> None:
     if missing:
         # ignore_conflicts: a concurrent booking may have created the same balance row.
         CashBalance.objects.bulk_create(missing, ignore_conflicts=True)
-    for (mandate_id, currency), (settled, projected) in totals.items():
-        # F() updates: two workers adding to one balance never lose an addition.
-        CashBalance.objects.filter(mandate_id=mandate_id, currency_id=currency).update(
-            settled=F("settled") + settled, projected=F("projected") + projected
-        )
+    # Additions in the database (SET settled = settled + %s), so two workers adding to
+    # one balance never lose an addition; one executemany instead of an UPDATE a balance.
+    bulk.rows_add(
+        CashBalance,
+        ["settled", "projected"],
+        ["mandate", "currency"],
+        [(s, p, m, c) for (m, c), (s, p) in totals.items()],
+    )
 
 
 def _version_add(trade: Trade, *, status: str, reason: str, actor: Any, tick: int | None) -> None:

@@ -151,5 +151,16 @@ def test_overview_api_shows_clock_and_modules(api_client, viewer):
 def test_api_root_links_resolve(api_client, viewer):
     api_client.force_authenticate(viewer)
     links = api_client.get("/api/").json()
-    for name in ["health", "overview", "events", "clock", "market_context", "market_prices", "instruments", "mandates", "trades", "positions"]:  # noqa: E501
+    for name in [
+        "health",
+        "overview",
+        "events",
+        "clock",
+        "market_context",
+        "market_prices",
+        "instruments",
+        "mandates",
+        "trades",
+        "positions",
+    ]:  # noqa: E501
         assert api_client.get(links[name]).status_code == 200, name

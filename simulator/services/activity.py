@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from book import bulk
 from book.models import (
     AllocationTarget,
     BenchmarkWeight,
@@ -395,7 +396,12 @@ def _execute(
         if order.mandate_id is None and (done or expired) and order.filled_quantity > 0:
             to_allocate.append(order)
     Execution.objects.bulk_create(executions)
-    Order.objects.bulk_update(touched, ["filled_quantity", "status"])
+    # One plain UPDATE a order (book.bulk): Django's bulk_update builds a CASE WHEN per row.
+    bulk.rows_update(
+        Order,
+        ["filled_quantity", "status"],
+        [(order.filled_quantity, order.status, order.pk) for order in touched],
+    )
     # Executions have ids now: each single-mandate fill is a trade pointing at its fill.
     requests = [_single_request(order, execution, slot) for order, execution in singles]
     requests += _allocations(to_allocate, slot)

@@ -17,12 +17,12 @@ from book.calendar import (
 )
 from book.models import ActionKind, BondTerms, CorporateAction, IncomeKind, Mandate
 from book.services import (
-    corporate_action_announce,
     entitlements_record,
     fee_accrue,
     fees_pay,
     holdings_before,
 )
+from book.services.income import corporate_actions_announce
 from risk.pricing import BondSpec, cashflow_schedule
 
 from ..calendar import TickSlot
@@ -57,6 +57,7 @@ def _announce(slot: TickSlot, prices: dict[int, float]) -> None:
             "instrument_id", "ex_date"
         )
     )
+    announcements = []
     for sim in payers:
         for ex_date in dividend_ex_dates(sim.instrument_id, horizon.year):
             if not slot.sim_date < ex_date <= horizon or (sim.instrument_id, ex_date) in existing:
@@ -69,14 +70,17 @@ def _announce(slot: TickSlot, prices: dict[int, float]) -> None:
             )
             if amount <= 0:
                 continue
-            corporate_action_announce(
-                instrument=sim.instrument,
-                kind=ActionKind.CASH_DIVIDEND,
-                ex_date=ex_date,
-                pay_date=add_business_days(ex_date, PAY_LAG_BUSINESS_DAYS),
-                amount_per_unit=amount,
-                tick=slot.number,
+            announcements.append(
+                {
+                    "instrument": sim.instrument,
+                    "kind": ActionKind.CASH_DIVIDEND,
+                    "ex_date": ex_date,
+                    "pay_date": add_business_days(ex_date, PAY_LAG_BUSINESS_DAYS),
+                    "amount_per_unit": amount,
+                    "tick": slot.number,
+                }
             )
+    corporate_actions_announce(announcements)
 
 
 def _dividends(slot: TickSlot, dice: FaultDice) -> None:

@@ -26,10 +26,16 @@ def history(db):  # noqa: ANN001
 def _factor(day: dt.date, anchors: dict, use_index: bool) -> float:
     one = np.ones(1)
     return market.equity_day(
-        seed=7, sim_date=day, vix=anchors["vix"],
+        seed=7,
+        sim_date=day,
+        vix=anchors["vix"],
         index_return=anchors["index_return"] if use_index else None,
-        sector_index=np.zeros(1, dtype=int), n_sectors=1, beta=one, sector_beta=one,
-        idio_vol=np.full(1, 0.2), steps=26,
+        sector_index=np.zeros(1, dtype=int),
+        n_sectors=1,
+        beta=one,
+        sector_beta=one,
+        idio_vol=np.full(1, 0.2),
+        steps=26,
     ).market_increments.sum()
 
 

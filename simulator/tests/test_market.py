@@ -152,7 +152,12 @@ def test_with_the_shared_fred_data_the_curve_and_fx_are_fred_on_that_date(
 
 @pytest.mark.django_db
 def test_a_days_ticks_add_up_to_the_real_index_return(fred_data_dir, no_fred_key):
-    fred_load(csv_dir=fred_data_dir, series_ids=["SP500", "VIXCLS"], start=dt.date(2014, 12, 1), end=dt.date(2015, 1, 31))  # noqa: E501
+    fred_load(
+        csv_dir=fred_data_dir,
+        series_ids=["SP500", "VIXCLS"],
+        start=dt.date(2014, 12, 1),
+        end=dt.date(2015, 1, 31),
+    )  # noqa: E501
     sim_universe_load(seed=SEED, scale="demo", start_date=dt.date(2015, 1, 2))
     _run(26)
     closes = {}
@@ -161,5 +166,9 @@ def test_a_days_ticks_add_up_to_the_real_index_return(fred_data_dir, no_fred_key
         if value != ".":
             closes[date] = float(value)
     expected = math.log(closes["2015-01-02"] / closes["2014-12-31"])
-    total = sum(MarketSnapshot.objects.filter(sim_date=dt.date(2015, 1, 2)).values_list("market_return", flat=True))  # noqa: E501
+    total = sum(
+        MarketSnapshot.objects.filter(sim_date=dt.date(2015, 1, 2)).values_list(
+            "market_return", flat=True
+        )
+    )  # noqa: E501
     assert total == pytest.approx(expected, abs=1e-12)
