@@ -26,6 +26,19 @@ def _columns(model: type[models.Model], names: Sequence[str]) -> list[models.Fie
     return [opts.get_field(name) for name in names]
 
 
+def _executemany(
+    connection: Any, sql: str, fields: Sequence[Any], rows: list[Sequence[Any]]
+) -> int:  # noqa: E501
+    """Run `sql` once per row, each value prepared as its field would store it."""
+    params = [
+        [f.get_db_prep_save(value, connection) for f, value in zip(fields, row, strict=True)]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+    return len(params)
+
+
 def rows_update(
     model: type[models.Model],
     fields: Sequence[str],
@@ -47,13 +60,7 @@ def rows_update(
         ", ".join(f"{quote(f.column)} = %s" for f in columns[:-1]),
         quote(columns[-1].column),
     )
-    params = [
-        [f.get_db_prep_save(value, connection) for f, value in zip(columns, row, strict=True)]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-    return len(params)
+    return _executemany(connection, sql, columns, rows)
 
 
 def rows_add(
@@ -80,14 +87,7 @@ def rows_add(
         ", ".join(f"{quote(f.column)} = {quote(f.column)} + %s" for f in amount_fields),
         " AND ".join(f"{quote(f.column)} = %s" for f in key_fields),
     )
-    fields = amount_fields + key_fields
-    params = [
-        [f.get_db_prep_save(value, connection) for f, value in zip(fields, row, strict=True)]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-    return len(params)
+    return _executemany(connection, sql, amount_fields + key_fields, rows)
 
 
 def rows_insert(

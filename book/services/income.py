@@ -24,19 +24,10 @@ from ..models import (
     Mandate,
     Position,
     Trade,
-    TradeStatus,
 )
 from .events import events_record_many
 from .sequences import ids_next
-from .trading import ZERO, cash_balances_add, money
-
-LIVE = (
-    TradeStatus.NEW,
-    TradeStatus.EXECUTED,
-    TradeStatus.CONFIRMED,
-    TradeStatus.AMENDED,
-    TradeStatus.SETTLED,
-)
+from .trading import LIVE_STATUSES, ZERO, cash_balances_add, money
 
 
 @transaction.atomic
@@ -152,7 +143,9 @@ def holdings_before(instrument_id: int, day: dt.date) -> dict[int, Decimal]:
         Position.objects.filter(instrument_id=instrument_id).values_list("mandate_id", "quantity")
     )
     since = (
-        Trade.objects.filter(instrument_id=instrument_id, status__in=LIVE, trade_date__gte=day)
+        Trade.objects.filter(
+            instrument_id=instrument_id, status__in=LIVE_STATUSES, trade_date__gte=day
+        )
         .values("mandate_id")
         .annotate(
             bought=Sum("quantity", filter=Q(side="buy")),

@@ -217,10 +217,6 @@ def _cash_legs(trade: Trade, instrument: Instrument) -> list[tuple[str, Decimal]
     return [(trade.currency_id, signed)]
 
 
-def _cash_amount(value: Decimal) -> Decimal:
-    return money(value)
-
-
 def _lot_unit_price(trade: Trade, instrument: Instrument) -> Decimal:
     """Cash per unit of quantity, as the lots engine takes it (bonds: price x face / 100)."""
     if instrument.asset_class in BOND_CLASSES:
@@ -493,7 +489,7 @@ def _cash_book(trades: list[Trade], instruments: dict[int, Instrument]) -> None:
                 CashMovement(
                     mandate_id=trade.mandate_id,
                     currency_id=currency,
-                    amount=_cash_amount(amount),
+                    amount=money(amount),
                     kind=CashKind.TRADE,
                     trade=trade,
                     reference=trade.trade_id,

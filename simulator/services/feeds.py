@@ -21,7 +21,6 @@ from book.models import (
     Position,
     StatementKind,
     Trade,
-    TradeStatus,
 )
 from book.services import (
     ConfirmationIn,
@@ -31,6 +30,7 @@ from book.services import (
     settlements_process,
     statements_record,
 )
+from book.services.settlement import SETTLEABLE
 
 from ..calendar import TickSlot
 from ..models import FaultKind
@@ -38,7 +38,6 @@ from .faults import FaultDice, fault_rates
 
 INTRADAY_SNAPSHOT_EVERY = 8  # ticks
 LATE_STATEMENT_DELAY_TICKS = 3
-SETTLEABLE = (TradeStatus.EXECUTED, TradeStatus.CONFIRMED, TradeStatus.AMENDED)
 SECURITIES = ("equity", "govt_bond", "corp_bond")
 
 
