@@ -121,7 +121,7 @@ SQLITE_TABLES = ("ledger_journalentry", "ledger_journalline", "ledger_periodclos
 def guards_add(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor == "postgresql":
-        schema_editor.execute(PG_FORWARD)
+        schema_editor.execute(PG_FORWARD, None)
     elif connection.vendor == "sqlite":
         for table in SQLITE_TABLES:
             schema_editor.execute(
@@ -133,7 +133,7 @@ def guards_add(apps, schema_editor):
 def guards_remove(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor == "postgresql":
-        schema_editor.execute(PG_REVERSE)
+        schema_editor.execute(PG_REVERSE, None)
     elif connection.vendor == "sqlite":
         for table in SQLITE_TABLES:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
