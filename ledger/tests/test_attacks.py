@@ -81,9 +81,12 @@ INSERT_LINE = (
 )
 def test_raw_sql_cannot_edit_or_delete_journals(posted, sql):  # noqa: ANN001
     before = _snapshot()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
     _assert_unchanged(before)
 
 
@@ -145,54 +148,56 @@ def _raw_entry(cursor, mandate_id: int, key: str, day: dt.date = DAY) -> int:  #
 def test_unbalanced_entries_are_rejected_at_commit(posted, case, lines, message):  # noqa: ANN001
     before = _snapshot()
     mandate_id = posted.mandate.pk
-    with pytest.raises(DatabaseError, match=message):
-        with transaction.atomic(), connection.cursor() as cursor:
-            entry_id = _raw_entry(cursor, mandate_id, case)
-            for no, (account, ccy, side, amount) in enumerate(lines, start=1):
-                cursor.execute(
-                    INSERT_LINE, _line_values(entry_id, mandate_id, account, ccy, side, amount, no)
-                )
-        # the deferred constraint trigger fires here, at commit
+    # The deferred constraint trigger fires when the atomic block commits.
+    with (
+        pytest.raises(DatabaseError, match=message),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        entry_id = _raw_entry(cursor, mandate_id, case)
+        for no, (account, ccy, side, amount) in enumerate(lines, start=1):
+            cursor.execute(
+                INSERT_LINE, _line_values(entry_id, mandate_id, account, ccy, side, amount, no)
+            )
     _assert_unchanged(before)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_orm_bulk_create_of_an_unbalanced_entry_is_rejected(posted):  # noqa: ANN001
     before = _snapshot()
-    with pytest.raises(DatabaseError, match="does not balance"):
-        with transaction.atomic():
-            entry = JournalEntry.objects.create(
-                journal_id="X-1",
-                seq=999,
-                mandate=posted.mandate,
-                kind="manual",
-                accounting_date=DAY,
-                effective_date=DAY,
-                effective_kind="value",
-                settles_on=DAY,
-                recorded_at=dt.datetime(2015, 1, 5, tzinfo=dt.UTC),
-                description="attack",
-                source_key="attack",
-                payload_hash="x",
-                prev_hash="x",
-                entry_hash="attack",
-            )
-            JournalLine.objects.bulk_create(
-                [
-                    JournalLine(
-                        entry=entry,
-                        line_no=n,
-                        mandate=posted.mandate,
-                        account_id=a,
-                        currency="USD",
-                        side=s,
-                        amount=D(v),
-                        base_amount=D(v),
-                        fx_rate=D(1),
-                    )
-                    for n, (a, s, v) in enumerate([("1000", "D", "50"), ("3000", "C", "40")])
-                ]
-            )
+    with pytest.raises(DatabaseError, match="does not balance"), transaction.atomic():
+        entry = JournalEntry.objects.create(
+            journal_id="X-1",
+            seq=999,
+            mandate=posted.mandate,
+            kind="manual",
+            accounting_date=DAY,
+            effective_date=DAY,
+            effective_kind="value",
+            settles_on=DAY,
+            recorded_at=dt.datetime(2015, 1, 5, tzinfo=dt.UTC),
+            description="attack",
+            source_key="attack",
+            payload_hash="x",
+            prev_hash="x",
+            entry_hash="attack",
+        )
+        JournalLine.objects.bulk_create(
+            [
+                JournalLine(
+                    entry=entry,
+                    line_no=n,
+                    mandate=posted.mandate,
+                    account_id=a,
+                    currency="USD",
+                    side=s,
+                    amount=D(v),
+                    base_amount=D(v),
+                    fx_rate=D(1),
+                )
+                for n, (a, s, v) in enumerate([("1000", "D", "50"), ("3000", "C", "40")])
+            ]
+        )
     _assert_unchanged(before)
 
 
@@ -202,13 +207,19 @@ def test_a_posting_into_a_closed_period_is_rejected_by_the_database(posted):  # 
         through=DAY, closed_at=dt.datetime(2015, 1, 6, tzinfo=dt.UTC), closed_by="admin"
     )
     before = _snapshot()
-    with pytest.raises(DatabaseError, match="closed through"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            _raw_entry(cursor, posted.mandate.pk, "closed")
+    with (
+        pytest.raises(DatabaseError, match="closed through"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        _raw_entry(cursor, posted.mandate.pk, "closed")
     _assert_unchanged(before)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM ledger_periodclose")
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM ledger_periodclose")
 
 
 @pytest.mark.django_db(transaction=True)
