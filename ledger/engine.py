@@ -680,6 +680,7 @@ def manual_entry(
             rate = rates.get(currency, ZERO)
         base = amount if currency == base_currency else money(amount * rate) if rate > 0 else ZERO
         out.append(Line(account, currency, side, amount, base, rate, instrument))
+    _absorb_rounding(out)
     draft = Draft(
         source_key=source_key,
         kind="manual",
@@ -701,6 +702,36 @@ def manual_entry(
         adjusts_date=adjusts_date,
     )
     return draft
+
+
+def _absorb_rounding(lines: list[Line]) -> None:
+    """Per currency, a base-currency difference no larger than the rounding of its lines
+    (half a unit of the 4th place each) goes to the currency's largest line, as the rules do;
+    a larger one is left for `draft_errors` to refuse."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, line in enumerate(lines):
+        if line.amount > 0:
+            groups[line.currency].append(i)
+    for indexes in groups.values():
+        if sum((lines[i].signed for i in indexes), ZERO) != 0:
+            continue
+        residual = sum((lines[i].signed_base for i in indexes), ZERO)
+        if residual == 0 or abs(residual) > Decimal("0.00005") * len(indexes):
+            continue
+        largest = max(indexes, key=lambda i: (lines[i].amount, -i))
+        line = lines[largest]
+        new_signed = line.signed_base - residual
+        if new_signed == 0 or (new_signed > 0) != (line.side == acc.DEBIT):
+            continue
+        lines[largest] = Line(
+            line.account,
+            line.currency,
+            line.side,
+            line.amount,
+            abs(new_signed),
+            line.fx_rate,
+            line.instrument,
+        )
 
 
 def lines_payload(lines: Iterable[Line]) -> list[tuple[Any, ...]]:
