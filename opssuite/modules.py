@@ -76,8 +76,9 @@ MODULES: tuple[Module, ...] = (
         "ledger",
         "Ledger",
         "ledger",
-        "Double-entry accounting, trial balance, statements, ledger-vs-book checks (issue 4).",
-        True,
+        "Journals, trial balance (trade or settlement basis), statements, the general ledger "
+        "per account, ledger-vs-book checks, closed periods.",
+        False,
     ),
     Module("events", "Events", "book", "The event log: everything that happened, in order.", False),
 )

@@ -249,6 +249,9 @@ SPECTACULAR_SETTINGS = {
         "TradeSourceEnum": "book.models.TradeSource",
         "EventSourceEnum": "book.events.Source",
         "TickStatusEnum": "simulator.models.TickStatus",
+        # A trade's buy/sell keeps its name now that ledger lines have a D/C side too.
+        "SideEnum": "book.models.Side",
+        "DebitCreditEnum": "ledger.serializers.SIDE_CHOICES",
     },
 }
 

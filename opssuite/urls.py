@@ -25,6 +25,7 @@ urlpatterns = [
     path("logout/", any_role_may_post(auth_views.LogoutView.as_view()), name="logout"),
     path("", include("simulator.urls")),
     path("", include("book.urls")),
+    path("", include("ledger.urls")),
     *placeholder_pages,
     path("admin/", admin.site.urls),
     path("metrics", views.metrics, name="metrics"),

@@ -23,7 +23,23 @@ def overview(request: HttpRequest) -> HttpResponse:
     context = {"summary": overview_summary(), "module": MODULES_BY_SLUG["overview"]}
     if request.htmx:
         return render(request, "opssuite/_overview_status.html", context)
+    context["ledger"] = _ledger_tile()
     return render(request, "opssuite/overview.html", context)
+
+
+def _ledger_tile() -> dict[str, object]:
+    """Journals posted and whether the ledger agrees with the book: read on page load
+    only (the check reads every open receivable and payable; the 5 s poll does not)."""
+    from ledger import selectors as ledger_selectors
+
+    check = ledger_selectors.ledger_vs_book()
+    summary = ledger_selectors.ledger_summary()
+    return {
+        "journals": summary["journals"],
+        "last_journal": summary["last_journal"],
+        "ok": check["ok"],
+        "differences": len(check["differences"]),
+    }
 
 
 @require_safe

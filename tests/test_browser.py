@@ -104,6 +104,51 @@ def _let_htmx_poll(page, selector: str) -> None:  # noqa: ANN001
     )
 
 
+def _ledger_pages(page, url: str) -> None:  # noqa: ANN001
+    """Journals (with the ledger-vs-book panel loaded after the page), one journal, the
+    trial balance with its basis toggled in place, and an account's general ledger."""
+    page.goto(f"{url}/ledger/")
+    assert page.locator("#journal-table tbody tr").count() > 10
+    page.wait_for_selector("#checks-status", timeout=20_000)
+    _let_htmx_poll(page, "#journal-rows")
+    page.screenshot(path=str(ARTIFACTS / "ledger-journals.png"), full_page=True)
+    page.screenshot(path="/tmp/ledger-journals.png")
+
+    page.select_option("select[name=kind]", "trade")
+    page.wait_for_url("**kind=trade**")
+    page.wait_for_selector("#journal-table .badge.kind-trade")
+    page.click("#journal-table tbody tr:first-child td:first-child a")
+    page.wait_for_selector("#line-table tbody tr")
+    assert page.locator("#journal-trade a").count() == 2  # the trade page and its journals
+
+    page.goto(f"{url}/ledger/trial-balance/?mandate=GEQ")
+    assert "balanced" in page.locator("#tb-proof").inner_text()
+    rows = page.locator("#tb-table tbody tr").count()
+    page.click(".basis-toggle label:has-text('Settlement date')")
+    page.wait_for_url("**basis=settlement**")
+    page.wait_for_function(
+        "() => document.querySelector('#tb-proof').innerText.includes('settlement basis')"
+    )
+    assert "balanced" in page.locator("#tb-proof").inner_text()
+    assert page.locator("#tb-table tbody tr").count() > 1
+    page.click(".basis-toggle label:has-text('Trade date')")
+    page.wait_for_function(
+        "() => document.querySelector('#tb-proof').innerText.includes('trade basis')"
+    )
+    assert page.locator("#tb-table tbody tr").count() == rows
+    page.screenshot(path=str(ARTIFACTS / "ledger-trial-balance.png"), full_page=True)
+    page.screenshot(path="/tmp/ledger-trial-balance.png", full_page=True)
+
+    page.click("#tb-table tbody tr:first-child td:first-child a")
+    page.wait_for_selector("#gl-table tbody tr")
+    assert page.locator("#closing-balance").inner_text().strip()
+    page.screenshot(path="/tmp/ledger-account.png", full_page=True)
+
+    page.goto(f"{url}/ledger/statements/?mandate=GEQ")
+    assert page.locator("#balance-sheet .badge.ok").count() == 1
+    page.screenshot(path="/tmp/ledger-statements.png", full_page=True)
+
+
 def test_sign_in_and_open_every_page(live_server, seeded, browser_page):
     page, problems = browser_page
     ARTIFACTS.mkdir(exist_ok=True)
@@ -156,6 +201,8 @@ def test_sign_in_and_open_every_page(live_server, seeded, browser_page):
     assert page.locator("#cash-table tbody tr").count() >= 1
     _let_htmx_poll(page, "#positions-live")
     page.screenshot(path=str(ARTIFACTS / "positions.png"), full_page=True)
+
+    _ledger_pages(page, live_server.url)
 
     page.goto(f"{live_server.url}/api/docs/")
     page.wait_for_selector(".swagger-ui .info", timeout=15000)

@@ -10,6 +10,18 @@ from book.api import (
     TradeTraceView,
     TradeViewSet,
 )
+from ledger.api import (
+    AccountDetailView,
+    AccountListView,
+    BalanceSheetView,
+    IncomeStatementView,
+    JournalViewSet,
+    LedgerChecksView,
+    LedgerView,
+    PeriodCloseView,
+    PeriodListView,
+    TrialBalanceView,
+)
 from simulator.api import MarketContextView, PriceListView
 
 from .views import APIDocsView, APINotFoundView, APIRootView, ClockView, HealthView, OverviewView
@@ -19,6 +31,19 @@ router.register("events", EventViewSet, basename="api-event")
 router.register("book/instruments", InstrumentViewSet, basename="api-instrument")
 router.register("book/mandates", MandateViewSet, basename="api-mandate")
 router.register("book/trades", TradeViewSet, basename="api-trade")
+router.register("ledger/journals", JournalViewSet, basename="api-journal")
+
+ledger_urlpatterns = [
+    path("ledger", LedgerView.as_view(), name="api-ledger"),
+    path("ledger/trial-balance", TrialBalanceView.as_view(), name="api-trial-balance"),
+    path("ledger/balance-sheet", BalanceSheetView.as_view(), name="api-balance-sheet"),
+    path("ledger/income-statement", IncomeStatementView.as_view(), name="api-income-statement"),
+    path("ledger/accounts", AccountListView.as_view(), name="api-account-list"),
+    path("ledger/accounts/<str:code>", AccountDetailView.as_view(), name="api-account-detail"),
+    path("ledger/checks", LedgerChecksView.as_view(), name="api-ledger-checks"),
+    path("ledger/periods", PeriodListView.as_view(), name="api-period-list"),
+    path("ledger/periods/close", PeriodCloseView.as_view(), name="api-period-close"),
+]
 
 urlpatterns = [
     path("", APIRootView.as_view(), name="api-root"),
@@ -29,6 +54,7 @@ urlpatterns = [
     path("market/context", MarketContextView.as_view(), name="api-market-context"),
     path("market/prices", PriceListView.as_view(), name="api-market-prices"),
     path("book/positions", PositionListView.as_view(), name="api-positions"),
+    *ledger_urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", APIDocsView.as_view(url_name="api-schema"), name="api-docs"),
     *router.urls,
