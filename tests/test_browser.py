@@ -112,7 +112,6 @@ def _ledger_pages(page, url: str) -> None:  # noqa: ANN001
     page.wait_for_selector("#checks-status", timeout=20_000)
     _let_htmx_poll(page, "#journal-rows")
     page.screenshot(path=str(ARTIFACTS / "ledger-journals.png"), full_page=True)
-    page.screenshot(path="/tmp/ledger-journals.png")
 
     page.select_option("select[name=kind]", "trade")
     page.wait_for_url("**kind=trade**")
@@ -120,6 +119,7 @@ def _ledger_pages(page, url: str) -> None:  # noqa: ANN001
     page.click("#journal-table tbody tr:first-child td:first-child a")
     page.wait_for_selector("#line-table tbody tr")
     assert page.locator("#journal-trade a").count() == 2  # the trade page and its journals
+    page.screenshot(path=str(ARTIFACTS / "ledger-journal.png"), full_page=True)
 
     page.goto(f"{url}/ledger/trial-balance/?mandate=GEQ")
     assert "balanced" in page.locator("#tb-proof").inner_text()
@@ -137,16 +137,15 @@ def _ledger_pages(page, url: str) -> None:  # noqa: ANN001
     )
     assert page.locator("#tb-table tbody tr").count() == rows
     page.screenshot(path=str(ARTIFACTS / "ledger-trial-balance.png"), full_page=True)
-    page.screenshot(path="/tmp/ledger-trial-balance.png", full_page=True)
 
     page.click("#tb-table tbody tr:first-child td:first-child a")
     page.wait_for_selector("#gl-table tbody tr")
     assert page.locator("#closing-balance").inner_text().strip()
-    page.screenshot(path="/tmp/ledger-account.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "ledger-account.png"), full_page=True)
 
     page.goto(f"{url}/ledger/statements/?mandate=GEQ")
     assert page.locator("#balance-sheet .badge.ok").count() == 1
-    page.screenshot(path="/tmp/ledger-statements.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "ledger-statements.png"), full_page=True)
 
 
 def test_sign_in_and_open_every_page(live_server, seeded, browser_page):
