@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('book', '0005_position_latest_date_tradeversion_sim_time_and_more'),
+        ('book', '0004_id_sequence'),
     ]
 
     operations = [
