@@ -19,8 +19,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from . import services
+from . import selectors, services
 from .models import (
+    ActionApplication,
+    ActionKind,
     AllocationTarget,
     BenchmarkWeight,
     BondTerms,
@@ -211,6 +213,46 @@ class BenchmarkWeightAdmin(admin.ModelAdmin):
     autocomplete_fields = ["instrument"]
 
 
+def _apply_splits(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet):  # type: ignore[no-untyped-def]
+    """Apply the selected splits to every holder that has not had them (a missed split)."""
+    now = selectors.sim_now()
+    applied, refused = 0, []
+    for action in queryset.order_by("ex_date", "id"):
+        if action.kind != ActionKind.SPLIT:
+            refused.append(f"{action} (not a split)")
+            continue
+        try:
+            applied += len(
+                services.corporate_action_apply(
+                    action=action, tick=now.tick, sim_time=now.sim_time, actor=request.user
+                )
+            )
+        except ValidationError as exc:
+            refused.append(f"{action} ({'; '.join(exc.messages)})")
+    modeladmin.message_user(request, f"Applied to {applied} holding(s).")
+    if refused:
+        modeladmin.message_user(request, f"Not applied: {', '.join(refused)}.", messages.WARNING)
+
+
+_apply_splits.short_description = "Apply the selected splits to holdings not yet split"  # type: ignore[attr-defined]
+_apply_splits.allowed_permissions = ("apply",)  # type: ignore[attr-defined]
+
+
+class ActionApplicationInline(ReadOnlyInline):
+    model = ActionApplication
+    fields = [
+        "application_id",
+        "mandate",
+        "quantity_before",
+        "quantity_after",
+        "cash_amount",
+        "realized_pnl",
+        "tick",
+        "sim_time",
+    ]
+    readonly_fields = fields
+
+
 @admin.register(CorporateAction)
 class CorporateActionAdmin(admin.ModelAdmin):
     list_display = ["instrument", "kind", "ex_date", "pay_date", "amount_per_unit", "ratio"]
@@ -219,6 +261,32 @@ class CorporateActionAdmin(admin.ModelAdmin):
     list_select_related = ["instrument"]
     date_hierarchy = "ex_date"
     autocomplete_fields = ["instrument"]
+    inlines = [ActionApplicationInline]
+    actions = [_apply_splits]
+
+    def has_apply_permission(self, request: HttpRequest) -> bool:
+        from opssuite import roles
+
+        return roles.user_has_role(request.user, roles.OPERATOR)
+
+
+@admin.register(ActionApplication)
+class ActionApplicationAdmin(ReadOnlyAdmin):
+    list_display = [
+        "application_id",
+        "corporate_action",
+        "mandate",
+        "effective_date",
+        "quantity_before",
+        "quantity_after",
+        "cash_amount",
+        "realized_pnl",
+        "tick",
+    ]
+    list_filter = ["corporate_action__kind", "mandate"]
+    search_fields = ["application_id", "instrument__ticker", "mandate__code"]
+    list_select_related = ["corporate_action__instrument", "mandate"]
+    date_hierarchy = "effective_date"
 
 
 # --- trading (read-only; trades change through their services) --------------------------
@@ -277,7 +345,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
 
 class TradeVersionInline(ReadOnlyInline):
     model = TradeVersion
-    fields = ["version", "status", "reason", "actor", "tick", "recorded_at", "terms"]
+    fields = ["version", "status", "reason", "actor", "tick", "sim_time", "recorded_at", "terms"]
     readonly_fields = fields
     ordering = ["version"]
 
@@ -293,11 +361,14 @@ def _cancel_trades(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset:
         if form.is_valid():
             done, refused = [], []
             for trade in queryset.order_by("id"):
+                now = selectors.sim_now()
                 try:
                     services.trade_cancel(
                         trade_id=trade.trade_id,
                         reason=form.cleaned_data["reason"],
                         actor=request.user,
+                        tick=now.tick,
+                        sim_time=now.sim_time,
                     )
                     done.append(trade.trade_id)
                 except ValidationError as exc:
@@ -362,7 +433,16 @@ class TradeAdmin(ReadOnlyAdmin):
 
 @admin.register(TradeVersion)
 class TradeVersionAdmin(ReadOnlyAdmin):
-    list_display = ["trade", "version", "status", "reason", "actor", "tick", "recorded_at"]
+    list_display = [
+        "trade",
+        "version",
+        "status",
+        "reason",
+        "actor",
+        "tick",
+        "sim_time",
+        "recorded_at",
+    ]
     list_filter = ["status", "actor"]
     search_fields = ["trade__trade_id", "reason", "actor"]
     list_select_related = ["trade"]
@@ -380,6 +460,7 @@ class PositionAdmin(ReadOnlyAdmin):
         "cost_basis",
         "realized_pnl",
         "updated_tick",
+        "latest_date",
     ]
     list_filter = ["mandate", "instrument__asset_class"]
     search_fields = ["mandate__code", "instrument__ticker"]
@@ -414,10 +495,15 @@ class LotReliefAdmin(ReadOnlyAdmin):
         "unit_cost",
         "unit_proceeds",
         "realized_pnl",
+        "closing_action",
     ]
     list_filter = ["lot__mandate"]
-    search_fields = ["closing_trade__trade_id", "lot__instrument__ticker"]
-    list_select_related = ["lot__instrument", "closing_trade"]
+    search_fields = [
+        "closing_trade__trade_id",
+        "closing_action__application_id",
+        "lot__instrument__ticker",
+    ]
+    list_select_related = ["lot__instrument", "closing_trade", "closing_action"]
 
 
 @admin.register(CashMovement)

@@ -113,10 +113,12 @@ class TradeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=TradeBookSerializer, responses={201: TradeDetailSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Book a trade by hand (source "manual")."""
+        """Book a trade by hand (source "manual") at the current sim time and tick; a trade
+        time may be given, not after the current sim time."""
         given = TradeBookSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        trade = services.trade_book(actor=request.user, **given.service_fields())
+        fields = given.service_fields(selectors.sim_now())
+        trade = services.trade_book(actor=request.user, **fields)
         return self._detail(trade.trade_id, status.HTTP_201_CREATED)
 
     @extend_schema(request=TradeCancelSerializer, responses=TradeDetailSerializer)
@@ -126,8 +128,13 @@ class TradeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         self._existing(trade_id)
         given = TradeCancelSerializer(data=request.data)
         given.is_valid(raise_exception=True)
+        now = selectors.sim_now()
         services.trade_cancel(
-            trade_id=trade_id, reason=given.validated_data["reason"], actor=request.user
+            trade_id=trade_id,
+            reason=given.validated_data["reason"],
+            actor=request.user,
+            tick=now.tick,
+            sim_time=now.sim_time,
         )
         return self._detail(trade_id)
 
@@ -139,11 +146,14 @@ class TradeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         self._existing(trade_id)
         given = TradeAmendSerializer(data=request.data)
         given.is_valid(raise_exception=True)
+        now = selectors.sim_now()
         services.trade_amend(
             trade_id=trade_id,
             changes=given.changes(),
             reason=given.validated_data["reason"],
             actor=request.user,
+            tick=now.tick,
+            sim_time=now.sim_time,
         )
         return self._detail(trade_id)
 

@@ -59,7 +59,16 @@ CAPITAL_FLOW = kind_register("capital.flow", "Units subscribed or redeemed")
 POSITIONS_REBUILT = kind_register("positions.rebuilt", "Positions, lots and cash rebuilt")
 CONFIRMATIONS_RECEIVED = kind_register("confirmation.received", "Broker confirmations arrived")
 STATEMENT_RECEIVED = kind_register("statement.received", "A custodian statement arrived")
-ACTION_ANNOUNCED = kind_register("corporate_action.announced", "A dividend or split was announced")
+ACTION_ANNOUNCED = kind_register(
+    "corporate_action.announced", "A dividend, split or redemption was announced"
+)
+ACTION_APPLIED = kind_register(
+    "corporate_action.applied", "A split was applied to a mandate's holding (lots and quantity)"
+)
+BOND_REDEEMED = kind_register(
+    "bond.redeemed", "A mandate's holding of a bond was redeemed at maturity (lots closed, cash)"
+)
+BOND_MATURED = kind_register("bond.matured", "A bond matured: redeemed and no longer traded")
 INCOME_ACCRUED = kind_register("income.accrued", "A dividend or coupon entitlement was accrued")
 FEE_ACCRUED = kind_register("fee.accrued", "A day's management fee was accrued")
 FEE_PAID = kind_register("fee.paid", "Accrued management fees were paid")

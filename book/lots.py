@@ -34,6 +34,15 @@ Rounding (ROUND_HALF_EVEN, the places of book/models/fields.py)
   0.00005 per trade plus half a unit of the 8th place per unit opened (the unit cost is
   all a TaxLot keeps of a lot's cost).
 Arithmetic runs at 60 significant digits so that no product of stored values is rounded.
+
+Corporate actions
+- A split of `ratio` new units per old one (`apply_split`: 2, 3, 1.5 for 3:2, 0.1 for a
+  1:10 reverse split) multiplies each open lot's quantity by the ratio (rounded to the 6 dp
+  of QuantityField; fractions of a unit are kept, no cash in lieu) and divides its unit cost
+  by it (8 dp), so the lot's cost is unchanged up to that rounding; nothing is realized.
+- A bond's redemption at maturity closes every open lot at the redemption price, with no
+  costs: it is `apply_trade` of the whole position, a sale of a long (a purchase to cover
+  a short) at 1 per unit of face.
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ from typing import Final, Literal
 Side = Literal["buy", "sell"]
 
 MONEY_PLACES: Final = Decimal("0.0001")  # MoneyField: 4 dp
+QUANTITY_PLACES: Final = Decimal("0.000001")  # QuantityField: 6 dp
 PRICE_PLACES: Final = Decimal("0.00000001")  # PriceField: 8 dp
 _PRECISION: Final = 60  # 24-digit fields multiplied together still fit exactly
 _ZERO: Final = Decimal(0)
@@ -270,6 +280,33 @@ def _reliefs(
         )
         booked_running = booked
     return reliefs
+
+
+def split_quantity(quantity: Decimal, ratio: Decimal) -> Decimal:
+    """A quantity after a split of `ratio`, as QuantityField stores it (6 dp, half even)."""
+    _require_decimal("quantity", quantity)
+    _require_decimal("ratio", ratio)
+    with localcontext(prec=_PRECISION):
+        return (quantity * ratio).quantize(QUANTITY_PLACES, rounding=ROUND_HALF_EVEN)
+
+
+def apply_split(lots: Sequence[Lot], ratio: Decimal) -> list[Lot]:
+    """The open lots (oldest first) after a split of `ratio` new units per old one: each
+    quantity times the ratio, each unit cost divided by it. Same lots, same order, same
+    ids and open dates; nothing realized, no cash. See the module docstring for rounding."""
+    _require_decimal("ratio", ratio)
+    if ratio <= 0:
+        raise ValueError(f"a split's ratio is positive, got {ratio}")
+    _check_open_lots(lots)
+    with localcontext(prec=_PRECISION):
+        return [
+            dataclasses.replace(
+                lot,
+                quantity=split_quantity(lot.quantity, ratio),
+                unit_cost=_price(lot.unit_cost / ratio),
+            )
+            for lot in lots
+        ]
 
 
 def position_from_lots(lots: Iterable[Lot]) -> tuple[Decimal, Decimal]:

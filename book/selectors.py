@@ -18,12 +18,15 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
     When,
 )
+from django.db.models.functions import Coalesce
 
-from simulator.models import Price, Vendor
+from simulator.models import Clock, Price, Vendor
 
 from .models import (
+    ActionApplication,
     AssetClass,
     BenchmarkWeight,
     CashBalance,
@@ -39,6 +42,26 @@ from .models import (
 
 BOND_CLASSES = (AssetClass.GOVT_BOND, AssetClass.CORP_BOND)
 HUNDRED = Decimal(100)
+
+
+# --- the simulator clock -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimNow:
+    """Where sim time stands for a user's action: the last completed tick and its sim time
+    (both None before the first tick)."""
+
+    tick: int | None
+    sim_time: dt.datetime | None
+
+
+def sim_now() -> SimNow:
+    """The simulator clock, read (not created: a read must not write)."""
+    row = Clock.objects.filter(pk=1).values_list("last_tick", "last_tick_sim_time").first()
+    if row is None or not row[0]:
+        return SimNow(None, None)
+    return SimNow(row[0], row[1])
 
 
 # --- the event log -----------------------------------------------------------------------
@@ -201,13 +224,31 @@ def position_list(*, mandate: Mandate | None = None) -> QuerySet[Any]:
 
 def positions_as_of(as_of: dt.date, *, mandate: Mandate | None = None) -> QuerySet[Any]:
     """Positions as of the end of a date: the quantities replayed from every live trade
-    with trade_date <= as_of, in one aggregate query, each with the latest primary price of
-    that date. Cost basis and realized P&L need the lot history: they are not replayed
-    (None). FX trades make cash, not positions, as in the stored book."""
+    with trade_date <= as_of, plus what the corporate actions applied by then changed (a
+    split's extra units, a redemption's whole holding), in one aggregate query, each with
+    the latest primary price of that date. Cost basis and realized P&L need the lot
+    history: they are not replayed (None). FX trades make cash, not positions, as in the
+    stored book."""
+    quantity_field = DecimalField(max_digits=24, decimal_places=6)
     signed = Case(
         When(side=Side.BUY, then=F("quantity")),
         default=-F("quantity"),
-        output_field=DecimalField(max_digits=24, decimal_places=6),
+        output_field=quantity_field,
+    )
+    actions = (
+        ActionApplication.objects.filter(
+            mandate_id=OuterRef("mandate_id"),
+            instrument_id=OuterRef("instrument_id"),
+            effective_date__lte=as_of,
+        )
+        .values("mandate_id")
+        .annotate(change=Sum(F("quantity_after") - F("quantity_before")))
+        .values("change")[:1]
+    )
+    by_actions = Coalesce(
+        Subquery(actions, output_field=quantity_field),
+        Value(Decimal(0)),
+        output_field=quantity_field,
     )
     trades = Trade.objects.filter(trade_date__lte=as_of).exclude(
         Q(status=TradeStatus.CANCELLED) | Q(instrument__asset_class=AssetClass.FX)
@@ -216,7 +257,8 @@ def positions_as_of(as_of: dt.date, *, mandate: Mandate | None = None) -> QueryS
         trades = trades.filter(mandate=mandate)
     return (
         trades.values("mandate_id", "instrument_id")
-        .annotate(quantity=Sum(signed), **POSITION_FIELDS)
+        .annotate(traded=Sum(signed), **POSITION_FIELDS)
+        .annotate(quantity=F("traded") + by_actions)
         .exclude(quantity=0)
         .annotate(**_price_annotations(as_of, "instrument_id"))
         .values(

@@ -193,7 +193,16 @@ class TradeSerializer(serializers.ModelSerializer):
 class TradeVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = TradeVersion
-        fields = ["version", "status", "reason", "actor", "tick", "recorded_at", "terms"]
+        fields = [
+            "version",
+            "status",
+            "reason",
+            "actor",
+            "tick",
+            "sim_time",
+            "recorded_at",
+            "terms",
+        ]
 
 
 class TradeDetailSerializer(TradeSerializer):
@@ -248,7 +257,11 @@ class TradeBookSerializer(serializers.Serializer):
     side = serializers.ChoiceField(choices=Side.choices)
     quantity = serializers.DecimalField(max_digits=24, decimal_places=6)
     price = serializers.DecimalField(max_digits=24, decimal_places=8)
-    trade_time = AwareDateTimeField(help_text="ISO 8601 with offset; sim time of the trade")
+    trade_time = AwareDateTimeField(
+        required=False,
+        help_text="ISO 8601 with offset; sim time of the trade, not after the current sim time."
+        " Default: the current sim time (the simulator clock's last tick)",
+    )
     broker = _by_code(Broker.objects.all(), "code", "broker")
     trader = _by_code(Trader.objects.all(), "code", "trader")
     commission = _money(required=False, allow_null=True, help_text="Default: broker schedule")
@@ -257,9 +270,20 @@ class TradeBookSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Default: the settlement cycle"
     )
 
-    def service_fields(self) -> dict[str, Any]:
-        """The validated input as `book.services.trade_book` takes it."""
+    def service_fields(self, now: selectors.SimNow) -> dict[str, Any]:
+        """The validated input as `book.services.trade_book` takes it, booked at the sim
+        time and tick `now` (the service refuses a trade time after it)."""
         data = self.validated_data
+        trade_time = data.get("trade_time") or now.sim_time
+        if trade_time is None:
+            raise serializers.ValidationError(
+                {
+                    "trade_time": [
+                        "required: the simulator clock has not run a tick yet, so there is "
+                        "no current sim time to book at"
+                    ]
+                }
+            )
         fields: dict[str, Any] = {
             "mandate_id": data["mandate"].pk,
             "instrument_id": data["instrument"].pk,
@@ -268,10 +292,12 @@ class TradeBookSerializer(serializers.Serializer):
             "side": data["side"],
             "quantity": data["quantity"],
             "price": data["price"],
-            "trade_time": data["trade_time"],
+            "trade_time": trade_time,
             "commission": data.get("commission"),
             "settlement_date": data.get("settlement_date"),
             "source": "manual",
+            "tick": now.tick,
+            "sim_time": now.sim_time,
         }
         if data.get("fees") is not None:
             fields["fees"] = data["fees"]

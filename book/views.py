@@ -123,8 +123,13 @@ def trade_cancel(request: HttpRequest, trade_id: str) -> HttpResponse:
     given = TradeCancelSerializer(data=data)
     try:
         given.is_valid(raise_exception=True)
+        now = selectors.sim_now()
         services.trade_cancel(
-            trade_id=trade_id, reason=given.validated_data["reason"], actor=request.user
+            trade_id=trade_id,
+            reason=given.validated_data["reason"],
+            actor=request.user,
+            tick=now.tick,
+            sim_time=now.sim_time,
         )
     except drf_serializers.ValidationError as exc:
         return _refused(request, trade_id, "cancel", exc.detail, data)
@@ -143,11 +148,14 @@ def trade_amend(request: HttpRequest, trade_id: str) -> HttpResponse:
     given = TradeAmendSerializer(data=data)
     try:
         given.is_valid(raise_exception=True)
+        now = selectors.sim_now()
         trade = services.trade_amend(
             trade_id=trade_id,
             changes=given.changes(),
             reason=given.validated_data["reason"],
             actor=request.user,
+            tick=now.tick,
+            sim_time=now.sim_time,
         )
     except drf_serializers.ValidationError as exc:
         return _refused(request, trade_id, "amend", exc.detail, data)

@@ -38,6 +38,7 @@ STREAM_FX = 2
 STREAM_VENDOR = 3
 STREAM_ACTIVITY = 4
 STREAM_FAULTS = 5
+STREAM_SPLITS = 6
 
 
 def regime_for_vix(vix: float) -> str:

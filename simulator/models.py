@@ -239,6 +239,7 @@ class FaultKind(models.TextChoices):
     LATE_STATEMENT = "late_statement", "Late custodian statement"
     MISSED_CORPORATE_ACTION = "missed_corporate_action", "Missed corporate action"
     FAILED_SETTLEMENT = "failed_settlement", "Failed settlement"
+    SPLIT_NOT_REFLECTED = "split_not_reflected", "Split not reflected in a vendor's price"
 
 
 class InjectedFault(models.Model):

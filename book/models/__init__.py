@@ -10,6 +10,7 @@ from .feeds import (
     StatementKind,
 )
 from .holdings import (
+    ActionApplication,
     ActionKind,
     CapitalFlow,
     CashBalance,
@@ -55,6 +56,7 @@ from .trading import (
 )
 
 __all__ = [
+    "ActionApplication",
     "ActionKind",
     "AllocationTarget",
     "AppendOnlyError",

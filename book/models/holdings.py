@@ -18,6 +18,12 @@ class Position(models.Model):
     cost_basis = MoneyField(default=0, help_text="Cost of the open lots, instrument currency")
     realized_pnl = MoneyField(default=0, help_text="Since inception, instrument currency")
     updated_tick = models.BigIntegerField(null=True, blank=True)
+    latest_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Latest trade date or corporate-action date in this position's history: "
+        "a trade dated before it is out of date order, and the position is replayed",
+    )
 
     class Meta:
         ordering = ["mandate", "instrument"]
@@ -50,10 +56,21 @@ class TaxLot(models.Model):
 
 
 class LotRelief(models.Model):
-    """Part of a lot closed by a trade, with the realized P&L it made (FIFO)."""
+    """Part of a lot closed by a trade (or by a bond's redemption at maturity), with the
+    realized P&L it made (FIFO)."""
 
     lot = models.ForeignKey(TaxLot, on_delete=models.PROTECT, related_name="reliefs")
-    closing_trade = models.ForeignKey(Trade, on_delete=models.PROTECT, related_name="reliefs")
+    closing_trade = models.ForeignKey(
+        Trade, on_delete=models.PROTECT, null=True, blank=True, related_name="reliefs"
+    )
+    closing_action = models.ForeignKey(
+        "ActionApplication",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reliefs",
+        help_text="A redemption at maturity closes lots without a trade",
+    )
     quantity = QuantityField(help_text="Signed like the lot it closes")
     unit_cost = PriceField()
     unit_proceeds = PriceField()
@@ -61,9 +78,19 @@ class LotRelief(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(closing_trade__isnull=False, closing_action__isnull=True)
+                    | models.Q(closing_trade__isnull=True, closing_action__isnull=False)
+                ),
+                name="book_relief_closed_by_one",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.closing_trade} closes {self.quantity} of lot {self.lot_id}"
+        closer = self.closing_trade or self.closing_action
+        return f"{closer} closes {self.quantity} of lot {self.lot_id}"
 
 
 class CashStatus(models.TextChoices):
@@ -79,6 +106,7 @@ class CashKind(models.TextChoices):
     DIVIDEND = "dividend", "Dividend"
     COUPON = "coupon", "Coupon"
     FEE = "fee", "Management fee"
+    MATURITY = "maturity", "Redemption at maturity"
 
 
 class CashMovement(models.Model):
@@ -161,10 +189,13 @@ class CapitalFlow(models.Model):
 class ActionKind(models.TextChoices):
     CASH_DIVIDEND = "cash_dividend", "Cash dividend"
     SPLIT = "split", "Stock split"
+    REDEMPTION = "redemption", "Final redemption (maturity)"
 
 
 class CorporateAction(models.Model):
-    """A dividend or split of an instrument, announced with its dates."""
+    """A dividend, split or final redemption of an instrument, announced with its dates.
+    A redemption's ex-date is the maturity date, its pay date the business day it pays,
+    and amount_per_unit the redemption price per unit of face (1 = at par)."""
 
     instrument = models.ForeignKey(
         Instrument, on_delete=models.PROTECT, related_name="corporate_actions"
@@ -173,7 +204,7 @@ class CorporateAction(models.Model):
     ex_date = models.DateField(db_index=True)
     pay_date = models.DateField()
     amount_per_unit = PriceField(default=0, help_text="Cash dividends")
-    ratio = RateField(default=1, help_text="Splits: new units per old unit")
+    ratio = RateField(default=1, help_text="Splits: new units per old unit (3:2 is 1.5)")
     currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -186,6 +217,46 @@ class CorporateAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument} {self.kind} ex {self.ex_date}"
+
+
+class ActionApplication(models.Model):
+    """A corporate action applied to one mandate's holding (a split, or a bond's redemption
+    at maturity): the quantities before and after, and what it paid and realized. That it
+    exists is what makes applying the action again do nothing, and what a rebuild replays
+    (before the trades of its effective date)."""
+
+    application_id = models.CharField(max_length=16, unique=True)
+    corporate_action = models.ForeignKey(
+        CorporateAction, on_delete=models.PROTECT, related_name="applications"
+    )
+    mandate = models.ForeignKey(
+        Mandate, on_delete=models.PROTECT, related_name="action_applications"
+    )
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
+    effective_date = models.DateField(help_text="The ex-date of a split; a bond's maturity date")
+    quantity_before = QuantityField()
+    quantity_after = QuantityField()
+    cash_amount = MoneyField(default=0, help_text="Redemption proceeds, instrument currency")
+    realized_pnl = MoneyField(default=0, help_text="Realized by a redemption")
+    tick = models.BigIntegerField(null=True, blank=True)
+    sim_time = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(auto_now_add=True, help_text="Wall time")
+
+    class Meta:
+        ordering = ["effective_date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["corporate_action", "mandate"], name="book_action_applied_once"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["mandate", "instrument", "effective_date"], name="book_application_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.application_id
 
 
 class IncomeKind(models.TextChoices):

@@ -215,6 +215,9 @@ class TradeVersion(models.Model):
     reason = models.CharField(max_length=200)
     actor = models.CharField(max_length=150, default="system")
     tick = models.BigIntegerField(null=True, blank=True)
+    sim_time = models.DateTimeField(
+        null=True, blank=True, help_text="Sim time the version was recorded (booked, changed)"
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

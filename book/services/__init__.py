@@ -1,5 +1,6 @@
 """Every write to the book. Import from here: `from book.services import trade_book`."""
 
+from .actions import bond_redeem, corporate_action_apply
 from .events import event_record, events_record_many
 from .feeds import (
     ConfirmationIn,
@@ -31,6 +32,8 @@ from .trading import (
 )
 
 __all__ = [
+    "bond_redeem",
+    "corporate_action_apply",
     "corporate_action_announce",
     "entitlements_record",
     "fee_accrue",

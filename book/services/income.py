@@ -27,7 +27,7 @@ from ..models import (
 )
 from .events import events_record_many
 from .sequences import ids_next
-from .trading import LIVE_STATUSES, ZERO, cash_balances_add, money
+from .trading import LIVE_STATUSES, ZERO, cash_balances_add, money, plain
 
 
 @transaction.atomic
@@ -40,8 +40,9 @@ def corporate_action_announce(
     amount_per_unit: Decimal = ZERO,
     ratio: Decimal = Decimal(1),
     tick: int | None = None,
+    sim_time: dt.datetime | None = None,
 ) -> CorporateAction:
-    """Announce a dividend or split (idempotent on instrument, kind and ex-date)."""
+    """Announce a dividend, split or redemption (idempotent on instrument, kind, ex-date)."""
     return corporate_actions_announce(
         [
             {
@@ -52,13 +53,14 @@ def corporate_action_announce(
                 "amount_per_unit": amount_per_unit,
                 "ratio": ratio,
                 "tick": tick,
+                "sim_time": sim_time,
             }
         ]
     )[0]
 
 
 def _announcement_errors(
-    kind: str, ex_date: dt.date, pay_date: dt.date, amount: Decimal
+    kind: str, ex_date: dt.date, pay_date: dt.date, amount: Decimal, ratio: Decimal
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if kind not in ActionKind.values:
@@ -67,6 +69,10 @@ def _announcement_errors(
         errors["pay_date"] = ["is before the ex-date"]
     if kind == ActionKind.CASH_DIVIDEND and amount <= 0:
         errors["amount_per_unit"] = ["a cash dividend pays a positive amount"]
+    if kind == ActionKind.REDEMPTION and amount <= 0:
+        errors["amount_per_unit"] = ["a redemption pays a positive price per unit of face"]
+    if kind == ActionKind.SPLIT and (ratio <= 0 or ratio == 1):
+        errors["ratio"] = ["a split gives a positive number of new units per old one, not 1"]
     return errors
 
 
@@ -78,7 +84,11 @@ def corporate_actions_announce(announcements: list[dict[str, Any]]) -> list[Corp
     all_errors: dict[str, list[str]] = {}
     for index, a in enumerate(announcements):
         errors = _announcement_errors(
-            a["kind"], a["ex_date"], a["pay_date"], a.get("amount_per_unit", ZERO)
+            a["kind"],
+            a["ex_date"],
+            a["pay_date"],
+            a.get("amount_per_unit", ZERO),
+            a.get("ratio", Decimal(1)),
         )
         for key, messages in errors.items():
             all_errors[key if len(announcements) == 1 else f"{index}.{key}"] = messages
@@ -122,11 +132,13 @@ def corporate_actions_announce(announcements: list[dict[str, Any]]) -> list[Corp
                 "source": events.Source.BOOK,
                 "instrument": a["instrument"].ticker,
                 "tick": a.get("tick"),
+                "sim_time": a.get("sim_time"),
                 "payload": {
                     "kind": a["kind"],
                     "ex_date": a["ex_date"].isoformat(),
                     "pay_date": a["pay_date"].isoformat(),
                     "amount_per_unit": str(a.get("amount_per_unit", ZERO)),
+                    "ratio": plain(Decimal(a.get("ratio", 1))),
                 },
             }
             for a in new_announcements

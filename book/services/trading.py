@@ -5,6 +5,12 @@ projected cash, the trade's first version and its event.
 trades or positions there are. `trade_book` is the one-trade form the API and tests use.
 Amendments and cancellations never rewrite a trade's history: they add a TradeVersion,
 then recompute the lots of that mandate and instrument by replaying its live trades.
+
+A position's history is replayed in date order: trades by trade date (booking order within
+a date), and each corporate action applied to it (a split, a bond's redemption) before the
+trades of its effective date. Bookings normally arrive in that order; a trade dated before
+what a position has already seen (a back-dated manual booking, a confirmation extracted
+days later) makes the booking replay that position, so incremental == rebuilt always.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from django.db.models import Q
 
 from .. import bulk, calendar, events, lots
 from ..models import (
+    ActionApplication,
+    ActionKind,
     AssetClass,
     Broker,
     CashBalance,
@@ -61,6 +69,12 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(MONEY, rounding=ROUND_HALF_EVEN)
 
 
+def plain(value: Decimal) -> str:
+    """A number as people write it in a payload: no trailing zeros, no exponent (2, 1.5,
+    0.1, 100)."""
+    return format(value.normalize(), "f")
+
+
 def trade_date_of(trade_time: dt.datetime) -> dt.date:
     """The trade date is the New York date of the trade time (US market convention)."""
     return trade_time.astimezone(NEW_YORK).date()
@@ -86,6 +100,9 @@ class TradeRequest:
     settlement_date: dt.date | None = None
     status: str = TradeStatus.EXECUTED
     tick: int | None = None
+    # The sim time it is booked at (the clock's, for a booking by hand): a trade time after
+    # it is refused. None: the trade time (the simulator books as trades happen).
+    sim_time: dt.datetime | None = None
     payload: dict[str, Any] = field(default_factory=dict)
 
 
@@ -175,15 +192,38 @@ def _validate(
         errors["trade_time"] = ["must be timezone-aware"]
     else:
         trade_date = trade_date_of(request.trade_time)
-        if not calendar.is_business_day(trade_date):
+        if request.sim_time is not None and request.trade_time > request.sim_time:
+            errors["trade_time"] = [
+                f"{request.trade_time.isoformat()} is after the current sim time "
+                f"{request.sim_time.isoformat()}"
+            ]
+        elif not calendar.is_business_day(trade_date):
             errors["trade_time"] = [f"{trade_date} is not a business day"]
         elif request.settlement_date is not None and request.settlement_date < trade_date:
             errors["settlement_date"] = [
                 f"{request.settlement_date} is before the trade date {trade_date}"
             ]
+        matures = _maturity(instrument)
+        if matures is not None and instrument is not None:
+            settles = request.settlement_date or calendar.settlement_date(
+                instrument.asset_class, trade_date
+            )
+            if settles >= matures:
+                errors.setdefault("instrument", []).append(
+                    f"{instrument.ticker} matures on {matures}: a trade settling then or "
+                    "later is not possible (the bond is redeemed)"
+                )
     if instrument is not None and instrument.asset_class == AssetClass.CASH:
         errors.setdefault("instrument", []).append("cash is not traded; it moves with trades")
     return errors
+
+
+def _maturity(instrument: Instrument | None) -> dt.date | None:
+    """A bond's maturity date (its terms are fetched with it), else None."""
+    if instrument is None or instrument.asset_class not in BOND_CLASSES:
+        return None
+    terms = getattr(instrument, "bond_terms", None)
+    return terms.maturity_date if terms is not None else None
 
 
 def _terms(trade: Trade) -> dict[str, Any]:
@@ -297,12 +337,15 @@ def trades_book(requests: list[TradeRequest], *, actor: Any = None) -> list[Trad
                 reason="booked",
                 actor=actor_name,
                 tick=t.tick,
+                sim_time=request.sim_time or t.trade_time,
             )
-            for t in trades
+            for t, request in zip(trades, requests, strict=True)
         ],
         batch_size=500,
     )
-    _apply_to_holdings(trades, instruments)
+    out_of_order = _apply_to_holdings(trades, instruments)
+    for mandate_id, instrument_id in sorted(out_of_order):
+        holdings_rebuild(mandate_id, instrument_id)
     _cash_book(trades, instruments)
     events_append_many(
         [
@@ -314,7 +357,7 @@ def trades_book(requests: list[TradeRequest], *, actor: Any = None) -> list[Trad
                 "instrument": t.instrument.ticker,
                 "mandate": t.mandate.code,
                 "tick": t.tick,
-                "sim_time": t.trade_time,
+                "sim_time": request.sim_time or t.trade_time,
                 "payload": {
                     "side": t.side,
                     "quantity": str(t.quantity),
@@ -343,11 +386,15 @@ def _actor_name(actor: Any) -> str:
     return actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
 
 
-def _apply_to_holdings(trades: list[Trade], instruments: dict[int, Instrument]) -> None:
-    """Positions, lots and reliefs for a batch of trades, in booking order."""
+def _apply_to_holdings(
+    trades: list[Trade], instruments: dict[int, Instrument]
+) -> set[tuple[int, int]]:
+    """Positions, lots and reliefs for a batch of trades, in booking order. Returns the
+    (mandate, instrument) pairs a trade reached out of date order (dated before what the
+    position had seen): the caller replays those (`holdings_rebuild`)."""
     keyed = [t for t in trades if instruments[t.instrument_id].asset_class != AssetClass.FX]
     if not keyed:
-        return
+        return set()
     keys = {(t.mandate_id, t.instrument_id) for t in keyed}
     pairs = _pairs_filter(keys)
     # Plain tuples, not instances: a tick reads thousands of open lots.
@@ -365,12 +412,17 @@ def _apply_to_holdings(trades: list[Trade], instruments: dict[int, Instrument]) 
                 lot_id=lot_id, open_date=open_date, quantity=open_quantity, unit_cost=unit_cost
             )
         )
-    positions = {
-        (mandate_id, instrument_id): (pk, realized_pnl)
-        for pk, mandate_id, instrument_id, realized_pnl in Position.objects.filter(
-            pairs
-        ).values_list("id", "mandate_id", "instrument_id", "realized_pnl")
+    position_rows = list(
+        Position.objects.filter(pairs).values_list(
+            "id", "mandate_id", "instrument_id", "realized_pnl", "latest_date"
+        )
+    )
+    positions = {(m, i): (pk, realized_pnl) for pk, m, i, realized_pnl, _ in position_rows}
+    # The latest date each position has seen, kept up as the batch goes.
+    latest: dict[tuple[int, int], dt.date] = {
+        (m, i): seen for _, m, i, _, seen in position_rows if seen is not None
     }
+    out_of_order: set[tuple[int, int]] = set()
 
     new_lot_rows: dict[int, TaxLot] = {}  # temporary negative id -> unsaved row
     pending_reliefs: list[tuple[lots.Relief, Trade]] = []
@@ -378,6 +430,11 @@ def _apply_to_holdings(trades: list[Trade], instruments: dict[int, Instrument]) 
     next_temp = -1
     for trade in keyed:
         key = (trade.mandate_id, trade.instrument_id)
+        seen = latest.get(key)
+        if seen is not None and trade.trade_date < seen:
+            out_of_order.add(key)
+        elif seen is None or trade.trade_date > seen:
+            latest[key] = trade.trade_date
         result = lots.apply_trade(
             open_lots[key],
             side=trade.side,
@@ -456,17 +513,28 @@ def _apply_to_holdings(trades: list[Trade], instruments: dict[int, Instrument]) 
                     cost_basis=money(cost),
                     realized_pnl=realized[key],
                     updated_tick=last_tick[key],
+                    latest_date=latest[key],
                 )
             )
         else:
             pk, realized_pnl = position
             to_update.append(
-                (quantity, money(cost), realized_pnl + realized[key], last_tick[key], pk)
+                (
+                    quantity,
+                    money(cost),
+                    realized_pnl + realized[key],
+                    last_tick[key],
+                    latest[key],
+                    pk,
+                )
             )
     Position.objects.bulk_create(to_create, batch_size=500)
     bulk.rows_update(
-        Position, ["quantity", "cost_basis", "realized_pnl", "updated_tick"], to_update
+        Position,
+        ["quantity", "cost_basis", "realized_pnl", "updated_tick", "latest_date"],
+        to_update,
     )
+    return out_of_order
 
 
 def _pairs_filter(keys: set[tuple[int, int]]) -> Q:
@@ -532,7 +600,15 @@ def cash_balances_add(deltas: list[tuple[int, str, Decimal, Decimal]]) -> None:
     )
 
 
-def _version_add(trade: Trade, *, status: str, reason: str, actor: Any, tick: int | None) -> None:
+def _version_add(
+    trade: Trade,
+    *,
+    status: str,
+    reason: str,
+    actor: Any,
+    tick: int | None,
+    sim_time: dt.datetime | None,
+) -> None:
     trade.version += 1
     trade.status = status
     TradeVersion.objects.create(
@@ -543,6 +619,7 @@ def _version_add(trade: Trade, *, status: str, reason: str, actor: Any, tick: in
         reason=reason,
         actor=_actor_name(actor),
         tick=tick,
+        sim_time=sim_time,
     )
 
 
@@ -556,7 +633,9 @@ def _cash_reverse(trade: Trade) -> None:
 
 
 def holdings_rebuild(mandate_id: int, instrument_id: int) -> None:
-    """Recompute one position, its lots and reliefs from its live trades (booking order)."""
+    """Recompute one position, its lots and reliefs from its live trades and the corporate
+    actions applied to it, in date order: trades by trade date (booking order within a
+    date), each action before the trades of its effective date."""
     instrument = Instrument.objects.get(pk=instrument_id)
     if instrument.asset_class == AssetClass.FX:
         return
@@ -565,11 +644,117 @@ def holdings_rebuild(mandate_id: int, instrument_id: int) -> None:
             mandate_id=mandate_id, instrument_id=instrument_id, status__in=LIVE_STATUSES
         ).order_by("id")
     )
+    applications = list(
+        ActionApplication.objects.filter(mandate_id=mandate_id, instrument_id=instrument_id)
+        .select_related("corporate_action")
+        .order_by("effective_date", "id")
+    )
     LotRelief.objects.filter(lot__mandate_id=mandate_id, lot__instrument_id=instrument_id).delete()
     TaxLot.objects.filter(mandate_id=mandate_id, instrument_id=instrument_id).delete()
     Position.objects.filter(mandate_id=mandate_id, instrument_id=instrument_id).delete()
-    if trades:
-        _apply_to_holdings(trades, {instrument_id: instrument})
+    steps: list[tuple[tuple[dt.date, int, int], Trade | ActionApplication]] = [
+        ((t.trade_date, 1, t.pk), t) for t in trades
+    ]
+    steps += [((a.effective_date, 0, a.pk), a) for a in applications]
+    steps.sort(key=lambda step: step[0])
+    segment: list[Trade] = []
+    for _, step in steps:
+        if isinstance(step, Trade):
+            segment.append(step)
+            continue
+        if segment:
+            _apply_to_holdings(segment, {instrument_id: instrument})
+            segment = []
+        action_to_holdings(step)
+    if segment:
+        _apply_to_holdings(segment, {instrument_id: instrument})
+
+
+def _open_lots(mandate_id: int, instrument_id: int) -> list[TaxLot]:
+    return list(
+        TaxLot.objects.filter(mandate_id=mandate_id, instrument_id=instrument_id)
+        .exclude(open_quantity=0)
+        .order_by("id")
+    )
+
+
+def _as_lots(rows: list[TaxLot]) -> list[lots.Lot]:
+    return [lots.Lot(r.pk, r.open_date, r.open_quantity, r.unit_cost) for r in rows]
+
+
+def action_to_holdings(application: ActionApplication) -> None:
+    """What one applied corporate action does to its position's lots, as of now: a split
+    multiplies the open lots (quantity x ratio, unit cost / ratio), a redemption closes
+    them at the redemption price with the P&L it realizes (LotRelief rows that name the
+    application). The application gets the quantities before and after (and, for a
+    redemption, what it realized). Used when an action is applied and when a position is
+    replayed, so both give the same lots."""
+    action = application.corporate_action
+    key = (application.mandate_id, application.instrument_id)
+    position = Position.objects.filter(mandate_id=key[0], instrument_id=key[1]).first()
+    rows = _open_lots(*key)
+    before = position.quantity if position is not None else ZERO
+    realized = ZERO
+    if action.kind == ActionKind.SPLIT:
+        after_lots = lots.apply_split(_as_lots(rows), action.ratio)
+        for row, lot in zip(rows, after_lots, strict=True):
+            row.original_quantity = lots.split_quantity(row.original_quantity, action.ratio)
+            row.open_quantity = lot.quantity
+            row.unit_cost = lot.unit_cost
+        TaxLot.objects.bulk_update(rows, ["original_quantity", "open_quantity", "unit_cost"])
+    elif action.kind == ActionKind.REDEMPTION:
+        after_lots = []
+        held = sum((row.open_quantity for row in rows), ZERO)
+        if held:
+            result = lots.apply_trade(
+                _as_lots(rows),
+                side=Side.SELL if held > 0 else Side.BUY,
+                quantity=abs(held),
+                unit_price=action.amount_per_unit,
+                costs=ZERO,
+                trade_date=application.effective_date,
+            )
+            for row in rows:
+                row.open_quantity = ZERO
+            TaxLot.objects.bulk_update(rows, ["open_quantity"])
+            LotRelief.objects.bulk_create(
+                [
+                    LotRelief(
+                        lot_id=relief.lot_id,
+                        closing_action=application,
+                        quantity=relief.quantity,
+                        unit_cost=relief.unit_cost,
+                        unit_proceeds=relief.unit_proceeds,
+                        realized_pnl=relief.realized_pnl,
+                    )
+                    for relief in result.reliefs
+                ]
+            )
+            realized = result.realized_pnl
+    else:
+        raise ValueError(f"a {action.kind} does not change holdings")
+    quantity, cost = lots.position_from_lots(after_lots)
+    if position is not None:
+        position.quantity = quantity
+        position.cost_basis = money(cost)
+        position.realized_pnl += realized
+        position.updated_tick = application.tick
+        position.latest_date = max(
+            position.latest_date or application.effective_date, application.effective_date
+        )
+        position.save(
+            update_fields=["quantity", "cost_basis", "realized_pnl", "updated_tick", "latest_date"]
+        )
+    changed = (
+        application.quantity_before != before
+        or application.quantity_after != quantity
+        or application.realized_pnl != realized
+    )
+    application.quantity_before, application.quantity_after = before, quantity
+    application.realized_pnl = realized
+    if changed:
+        # Just applied; or replayed after trades before it were amended or cancelled.
+        application.save(update_fields=["quantity_before", "quantity_after", "realized_pnl"])
 
 
 @transaction.atomic
@@ -582,7 +767,14 @@ def trade_cancel(
     sim_time: dt.datetime | None = None,
 ) -> Trade:
     trade = _trade_for_change(trade_id, reason)
-    _version_add(trade, status=TradeStatus.CANCELLED, reason=reason, actor=actor, tick=tick)
+    _version_add(
+        trade,
+        status=TradeStatus.CANCELLED,
+        reason=reason,
+        actor=actor,
+        tick=tick,
+        sim_time=sim_time,
+    )
     trade.save(update_fields=["version", "status"])
     _cash_reverse(trade)
     holdings_rebuild(trade.mandate_id, trade.instrument_id)
@@ -638,6 +830,9 @@ def trade_amend(
         commission=changes.get("commission", trade.commission),
         fees=changes.get("fees", trade.fees),
         settlement_date=changes.get("settlement_date", trade.settlement_date),
+        # A new trade time is checked against the sim time of the change (the trade's own
+        # time was checked when it was booked).
+        sim_time=sim_time if "trade_time" in changes else None,
     )
     errors = _validate(request, trade.instrument, trade.mandate, trade.broker, True)
     if errors:
@@ -651,7 +846,9 @@ def trade_amend(
         request.price,
         request.trade_time,
     )  # noqa: E501
-    _version_add(trade, status=TradeStatus.AMENDED, reason=reason, actor=actor, tick=tick)
+    _version_add(
+        trade, status=TradeStatus.AMENDED, reason=reason, actor=actor, tick=tick, sim_time=sim_time
+    )
     trade.save()
     _cash_book([trade], {trade.instrument_id: trade.instrument})
     holdings_rebuild(trade.mandate_id, trade.instrument_id)

@@ -29,7 +29,7 @@ from book.services import (
     trades_book,
 )
 from opssuite import pipeline
-from simulator.models import Price
+from simulator.models import Clock, Price
 from simulator.services import sim_universe_load
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +95,7 @@ def _ticket(equity, **changes):
         "side": "buy",
         "quantity": "250",
         "price": "41.25",
-        "trade_time": "2015-01-02T15:30:00Z",
+        "trade_time": "2015-01-02T14:50:00Z",  # before the sim time of tick 2 (15:00)
         "broker": "GSCO",
         "trader": Trader.objects.order_by("code").first().code,
         **changes,
@@ -285,7 +285,7 @@ def test_optional_costs_and_settlement_date_are_taken(writer, equity):
         ({"price": "abc"}, "price"),
         ({"side": "short"}, "side"),
         ({"settlement_date": "2015-01-01"}, "settlement_date"),  # before the trade date
-        ({"trade_time": "2015-01-03T15:00:00Z"}, "trade_time"),  # a Saturday
+        ({"trade_time": "2014-12-27T15:00:00Z"}, "trade_time"),  # a Saturday
         ({"trade_time": "2015-01-02T15:00:00"}, "trade_time"),  # no UTC offset
         ({"commission": "-1"}, "commission"),
     ],
@@ -310,13 +310,106 @@ def test_a_missing_field_is_named(writer, equity):
 
 def test_the_refusals_say_why(writer, equity):
     detail = writer.post(
-        "/api/book/trades", _ticket(equity, trade_time="2015-01-03T15:00:00Z"), format="json"
+        "/api/book/trades", _ticket(equity, trade_time="2014-12-27T15:00:00Z"), format="json"
     ).json()["detail"]
-    assert detail["trade_time"] == ["2015-01-03 is not a business day"]
+    assert detail["trade_time"] == ["2014-12-27 is not a business day"]
     detail = writer.post(
         "/api/book/trades", _ticket(equity, instrument="NOPE"), format="json"
     ).json()["detail"]
     assert detail["instrument"] == ["unknown instrument NOPE"]
+
+
+def test_a_trade_without_a_time_is_booked_at_the_current_sim_time_and_tick(writer, equity):
+    # GIVEN the clock after two ticks (15:00 UTC on the first session)
+    clock = Clock.objects.get()
+    ticket = _ticket(equity)
+    del ticket["trade_time"]
+    # WHEN an operator books a trade without a time
+    response = writer.post("/api/book/trades", ticket, format="json")
+    # THEN it carries the clock's sim time and tick, as do its version and event
+    assert response.status_code == 201, response.json()
+    trade = Trade.objects.get(trade_id=response.json()["trade_id"])
+    assert (
+        (trade.trade_time, trade.tick)
+        == (clock.last_tick_sim_time, clock.last_tick)
+        == (
+            dt.datetime(2015, 1, 2, 15, 0, tzinfo=dt.UTC),
+            2,
+        )
+    )
+    version = TradeVersion.objects.get(trade=trade)
+    assert (version.tick, version.sim_time) == (2, clock.last_tick_sim_time)
+    booked = Event.objects.get(trade_id=trade.trade_id, kind=events.TRADE_BOOKED)
+    assert (booked.tick, booked.sim_time) == (2, clock.last_tick_sim_time)
+
+
+def test_an_earlier_trade_time_is_kept_and_booked_at_the_current_tick(writer, equity):
+    response = writer.post("/api/book/trades", _ticket(equity), format="json")
+    trade = Trade.objects.get(trade_id=response.json()["trade_id"])
+    assert trade.trade_time == dt.datetime(2015, 1, 2, 14, 50, tzinfo=dt.UTC)
+    assert trade.tick == 2
+    assert TradeVersion.objects.get(trade=trade).sim_time == Clock.objects.get().last_tick_sim_time
+
+
+def test_a_trade_time_after_the_current_sim_time_is_a_400_naming_it(writer, equity):
+    # 15:00:01 UTC is one second after the sim time of the last tick.
+    response = writer.post(
+        "/api/book/trades", _ticket(equity, trade_time="2015-01-02T15:00:01Z"), format="json"
+    )
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["error"] == "validation_error"
+    assert list(body["detail"]) == ["trade_time"]
+    assert "after the current sim time" in body["detail"]["trade_time"][0]
+    assert not Trade.objects.filter(source="manual").exists()
+
+
+def test_before_the_first_tick_a_trade_needs_a_time(writer, db):
+    sim_universe_load(seed=20150102, scale="demo", start_date=dt.date(2015, 1, 2))
+    equity = Instrument.objects.filter(asset_class="equity", currency="USD").first()
+    ticket = _ticket(equity)
+    del ticket["trade_time"]
+    response = writer.post("/api/book/trades", ticket, format="json")
+    assert response.status_code == 400
+    assert "clock has not run" in response.json()["detail"]["trade_time"][0]
+    given = writer.post("/api/book/trades", _ticket(equity), format="json")
+    assert given.status_code == 201, given.json()
+    assert given.json()["tick"] is None
+
+
+def test_cancel_and_amend_record_the_current_tick_and_sim_time(writer, equity):
+    # GIVEN a trade booked at tick 2, and the clock moved on a tick
+    amended, cancelled = book(equity), book(equity, quantity="50")
+    assert pipeline.tick_advance(worker="t").outcome == "ran"
+    now = Clock.objects.get()
+    # WHEN an operator amends one and cancels the other
+    writer.post(
+        f"/api/book/trades/{amended.trade_id}/amend",
+        {"price": "10.5", "reason": "broker's price"},
+        format="json",
+    )
+    writer.post(f"/api/book/trades/{cancelled.trade_id}/cancel", {"reason": "dup"}, format="json")
+    # THEN their new versions and events carry the tick and sim time of the change
+    for trade, kind in ((amended, events.TRADE_AMENDED), (cancelled, events.TRADE_CANCELLED)):
+        version = TradeVersion.objects.get(trade=trade, version=2)
+        assert (version.tick, version.sim_time) == (3, now.last_tick_sim_time)
+        event = Event.objects.get(trade_id=trade.trade_id, kind=kind)
+        assert (event.tick, event.sim_time) == (3, now.last_tick_sim_time)
+    body = writer.get(f"/api/book/trades/{amended.trade_id}").json()
+    assert body["versions"][1]["tick"] == 3
+    assert body["versions"][1]["sim_time"] == "2015-01-02T15:15:00Z"
+
+
+def test_an_amendment_to_a_trade_time_after_the_sim_time_is_a_400(writer, equity):
+    trade = book(equity)
+    response = writer.post(
+        f"/api/book/trades/{trade.trade_id}/amend",
+        {"trade_time": "2015-01-02T20:00:00Z", "reason": "later"},
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert list(response.json()["detail"]) == ["trade_time"]
+    assert Trade.objects.get(pk=trade.pk).version == 1
 
 
 def test_a_viewer_may_not_book_cancel_or_amend(reader, equity):
@@ -381,7 +474,7 @@ def test_an_operator_amends_a_trade_and_cash_and_position_follow(writer, operato
         ({"price": "11", "reason": "   "}, "reason"),
         ({"quantity": "-1", "reason": "x"}, "quantity"),
         ({"settlement_date": "2014-12-31", "reason": "x"}, "settlement_date"),
-        ({"trade_time": "2015-01-04T15:00:00Z", "reason": "x"}, "trade_time"),  # Sunday
+        ({"trade_time": "2014-12-28T15:00:00Z", "reason": "x"}, "trade_time"),  # Sunday
     ],
 )
 def test_a_bad_amendment_is_a_400_naming_the_field(writer, equity, body, field):

@@ -15,6 +15,7 @@ from book.lots import (
     Relief,
     TradeLotResult,
     TradeTerms,
+    apply_split,
     apply_trade,
     position_from_lots,
     replay,
@@ -206,6 +207,21 @@ def test_bad_input_is_refused(lots, kwargs, error):
         apply_trade(lots, **terms)
 
 
+# --- splits ----------------------------------------------------------------------------
+
+
+def test_a_split_multiplies_quantities_and_divides_unit_costs():
+    lots = [Lot(1, DAY1, D(100), D(10)), Lot(2, DAY2, D(50), D("12.34567891"))]
+    split = apply_split(lots, D(3))
+    assert split == [Lot(1, DAY1, D(300), D("3.33333333")), Lot(2, DAY2, D(150), D("4.11522630"))]
+    # Short lots split the same way; a 1:10 reverse split keeps fractions of a unit.
+    assert apply_split([Lot(3, DAY1, D(-105), D(8))], D("0.1")) == [Lot(3, DAY1, D("-10.5"), D(80))]
+    with pytest.raises(ValueError):
+        apply_split(lots, D(0))
+    with pytest.raises(TypeError):
+        apply_split(lots, 2.0)
+
+
 # --- properties over random histories ------------------------------------------------
 
 quantities = st.one_of(
@@ -325,3 +341,20 @@ def test_each_relief_agrees_with_its_unit_values_and_the_trade_total(raw_steps):
             from_units = (relief.unit_proceeds - relief.unit_cost) * relief.quantity
             bound = D("0.0001") + abs(relief.quantity) * D("0.000000005")
             assert abs(relief.realized_pnl - from_units) <= bound
+
+
+ratios = st.sampled_from([D(2), D(3), D("1.5"), D("0.1"), D(4), D("0.5")])
+
+
+@settings(deadline=None)
+@given(steps, ratios)
+def test_a_split_keeps_the_cost_basis_up_to_the_unit_cost_rounding(raw_steps, ratio):
+    lots, _ = one_by_one(as_history(raw_steps))
+    split = apply_split(lots, ratio)
+    quantity, basis = position_from_lots(lots)
+    split_quantity, split_basis = position_from_lots(split)
+    assert split_quantity == (quantity * ratio).quantize(D("0.000001"))
+    assert [lot.lot_id for lot in split] == [lot.lot_id for lot in lots]
+    # Half the 8th place of unit cost per unit held after the split, and the basis rounding.
+    bound = D("0.0001") + abs(split_quantity) * D("0.000000005")
+    assert abs(split_basis - basis) <= bound

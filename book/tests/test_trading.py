@@ -8,9 +8,12 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from book import events
 from book.models import (
+    ActionApplication,
+    BondTerms,
     CashBalance,
     CashMovement,
     Event,
@@ -22,7 +25,10 @@ from book.models import (
 )
 from book.services import (
     TradeRequest,
+    bond_redeem,
     capital_flow_record,
+    corporate_action_announce,
+    corporate_action_apply,
     positions_rebuild,
     settlements_process,
     trade_amend,
@@ -219,21 +225,73 @@ def _snapshot():
     )  # noqa: E501
     lots = sorted(
         TaxLot.objects.exclude(open_quantity=0).values_list(
-            "mandate_id", "instrument_id", "open_date", "open_quantity", "unit_cost"
+            "mandate_id",
+            "instrument_id",
+            "open_date",
+            "original_quantity",
+            "open_quantity",
+            "unit_cost",
         )
     )  # noqa: E501
+    reliefs = sorted(
+        LotRelief.objects.values_list(
+            "lot__mandate_id",
+            "lot__instrument_id",
+            "closing_trade__trade_id",
+            "closing_action__application_id",
+            "quantity",
+            "realized_pnl",
+        ),
+        key=repr,
+    )
     cash = sorted(CashBalance.objects.values_list("mandate_id", "currency", "settled", "projected"))
-    return positions, lots, cash
+    return positions, lots, reliefs, cash
+
+
+def _rebuilt():
+    """The books as positions_rebuild makes them, without keeping its work."""
+    with transaction.atomic():
+        positions_rebuild()
+        rebuilt = _snapshot()
+        transaction.set_rollback(True)
+    return rebuilt
 
 
 def test_incremental_books_equal_a_rebuild_after_a_long_random_run(ref):
+    # GIVEN a bond that matures on the fifth Monday, and two splits on the way: one applied
+    # after trades of its ex-date were booked, one before; and a trade booked late
     rng = random.Random(42)
-    instruments = [ref.equity, ref.equity2, ref.fx]
+    bond = ref.govt_bond
+    BondTerms.objects.filter(instrument=bond).update(maturity_date=dt.date(2015, 3, 30))
+    bond.refresh_from_db()
+    instruments = [ref.equity, ref.equity2, ref.fx, bond]
     mandates = [ref.mandate, ref.other_mandate]
     day = dt.datetime(2015, 3, 2, 15, 0, tzinfo=dt.UTC)
+    splits = {
+        9: (ref.equity, dt.date(2015, 3, 9), D(2)),  # late: Monday 9th's trades are booked
+        15: (ref.equity2, dt.date(2015, 3, 23), D("0.1")),  # on time: before the 23rd's
+    }
     booked: list[str] = []
     for batch in range(30):
         when = day + dt.timedelta(days=7 * (batch // 5))  # Mondays
+        if batch in splits:
+            instrument, ex_date, ratio = splits[batch]
+            action = corporate_action_announce(
+                instrument=instrument, kind="split", ex_date=ex_date, pay_date=ex_date, ratio=ratio
+            )
+            corporate_action_apply(action=action, tick=batch)
+        if batch == 20:  # Monday 30th, before it trades: the bond is redeemed
+            assert bond_redeem(instrument=bond, pay_date=when.date(), tick=batch)
+            instruments.remove(bond)
+        if batch == 12:  # a trade of Tuesday 3rd (before the first split) booked late
+            book(
+                ref,
+                mandate=ref.other_mandate,
+                quantity="37",
+                price="20",
+                when=day + dt.timedelta(days=1),
+                source="manual",
+            )
         requests = [
             TradeRequest(
                 mandate_id=rng.choice(mandates).pk,
@@ -264,8 +322,15 @@ def test_incremental_books_equal_a_rebuild_after_a_long_random_run(ref):
             trade_cancel(trade_id=rng.choice(open_ids), reason="error")
         if batch % 5 == 4:
             settlements_process(as_of=when.date() + dt.timedelta(days=3))
+        # After every batch, a rebuild (rolled back) gives what the bookings gave.
+        assert _rebuilt() == _snapshot(), f"after batch {batch}"
     before = _snapshot()
-    assert before[0] and before[1] and before[2]
+    assert before[0] and before[1] and before[2] and before[3]
+    # The run did what it set out to: splits applied, the bond redeemed, lots closed by it.
+    assert ActionApplication.objects.filter(corporate_action__kind="split").count() >= 3
+    assert LotRelief.objects.filter(closing_action__isnull=False).exists()
+    assert not Position.objects.filter(instrument=bond).exclude(quantity=0).exists()
+    # WHEN everything is rebuilt from trades and applied actions THEN nothing moves
     positions_rebuild()
     assert _snapshot() == before
 

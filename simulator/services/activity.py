@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from book import bulk
+from book import bulk, calendar
 from book.models import (
     AllocationTarget,
     BenchmarkWeight,
+    BondTerms,
     Broker,
     CashBalance,
     Execution,
@@ -250,6 +251,7 @@ def _orders_create(
                 count=int(rng.poisson(rate)),
                 rng=rng,
             )
+    ideas = _settling_before_maturity(ideas, slot.sim_date)
     ideas += _fx_funding(book=book, ideas=ideas, prices=prices)
     grouped: dict[tuple[int, str], list[activity.OrderIdea]] = defaultdict(list)
     for idea in ideas:
@@ -290,6 +292,28 @@ def _orders_create(
     Order.objects.bulk_create(orders)
     AllocationTarget.objects.bulk_create(targets_rows)
     return len(orders)
+
+
+def _settling_before_maturity(
+    ideas: list[activity.OrderIdea], day: dt.date
+) -> list[activity.OrderIdea]:
+    """Drop orders in bonds that would settle on or after their maturity date: in its last
+    days a bond is held to be redeemed (the book refuses such trades)."""
+    bonds = [i for i in ideas if i.asset_class in ("govt_bond", "corp_bond")]
+    if not bonds:
+        return ideas
+    horizon = day + dt.timedelta(days=10)  # past any settlement cycle
+    maturing = dict(
+        BondTerms.objects.filter(
+            instrument_id__in={i.instrument_id for i in bonds}, maturity_date__lte=horizon
+        ).values_list("instrument_id", "maturity_date")
+    )
+    return [
+        idea
+        for idea in ideas
+        if idea.instrument_id not in maturing
+        or calendar.settlement_date(idea.asset_class, day) < maturing[idea.instrument_id]
+    ]
 
 
 def _fx_funding(

@@ -13,7 +13,9 @@ from ..market import STREAM_FAULTS
 from ..models import Clock, FaultKind, InjectedFault, Scenario
 
 # Chance per opportunity: per instrument and tick for prices, per pair and tick for FX,
-# per confirmation, per holding line, per statement, per trade due to settle.
+# per confirmation, per holding line, per statement, per trade due to settle, per holder of
+# a dividend or split (missed corporate action), per split and ex-date (a vendor quoting
+# the pre-split price all day).
 DEFAULT_RATES: dict[str, float] = {
     FaultKind.PRICE_SPIKE: 0.0004,
     FaultKind.STALE_PRICE: 0.0004,
@@ -30,6 +32,7 @@ DEFAULT_RATES: dict[str, float] = {
     FaultKind.LATE_STATEMENT: 0.05,
     FaultKind.MISSED_CORPORATE_ACTION: 0.05,
     FaultKind.FAILED_SETTLEMENT: 0.01,
+    FaultKind.SPLIT_NOT_REFLECTED: 0.1,
 }
 BUILTIN_SCENARIOS = {
     "default": ("Everyday operations: rare faults of every kind.", 1.0),
@@ -39,16 +42,19 @@ BUILTIN_SCENARIOS = {
 
 
 def scenarios_ensure() -> None:
-    """The built-in scenarios exist (custom ones are added in the admin)."""
+    """The built-in scenarios exist (custom ones are added in the admin), with a rate for
+    every fault kind: a kind added since one was created gets its built-in rate (rates
+    edited in the admin are kept)."""
     for name, (description, factor) in BUILTIN_SCENARIOS.items():
-        Scenario.objects.get_or_create(
+        rates = {k: v * factor for k, v in DEFAULT_RATES.items()}
+        scenario, created = Scenario.objects.get_or_create(
             name=name,
-            defaults={
-                "description": description,
-                "fault_rates": {k: v * factor for k, v in DEFAULT_RATES.items()},
-                "builtin": True,
-            },
+            defaults={"description": description, "fault_rates": rates, "builtin": True},
         )
+        missing = {k: v for k, v in rates.items() if k not in scenario.fault_rates}
+        if not created and scenario.builtin and missing:
+            scenario.fault_rates = {**scenario.fault_rates, **missing}
+            scenario.save(update_fields=["fault_rates"])
 
 
 def fault_rates() -> dict[str, float]:

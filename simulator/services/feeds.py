@@ -11,7 +11,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db.models import Q, Sum
 
+from book.lots import split_quantity
 from book.models import (
+    ActionApplication,
+    ActionKind,
     Broker,
     CashBalance,
     Execution,
@@ -33,7 +36,7 @@ from book.services import (
 from book.services.settlement import SETTLEABLE
 
 from ..calendar import TickSlot
-from ..models import FaultKind
+from ..models import FaultKind, InjectedFault
 from .faults import FaultDice, fault_rates
 
 INTRADAY_SNAPSHOT_EVERY = 8  # ticks
@@ -243,6 +246,101 @@ def _custodian_cash(
     return {k: v for k, v in cash.items() if v}
 
 
+def _settled_holdings(day: dt.date) -> dict[int, dict[int, list]]:
+    """What the custodian holds settled for each mandate: {mandate: {instrument:
+    [reported id, quantity]}}.
+
+    Settled = the trade-date position less what has traded but not settled yet (a handful
+    of trades): cheap, however long the history. A pending trade dated before a split the
+    book applied counts in split units (the custodian delivers it split). A split the book
+    missed (a fault) is applied here: the custodian split its holding all the same."""
+    settled: dict[int, dict[int, list]] = defaultdict(dict)
+    for mandate_id, instrument_id, isin, ticker, quantity in Position.objects.filter(
+        instrument__asset_class__in=SECURITIES
+    ).values_list(
+        "mandate_id", "instrument_id", "instrument__isin", "instrument__ticker", "quantity"
+    ):  # noqa: E501
+        settled[mandate_id][instrument_id] = [isin or ticker, quantity]
+    pending = list(
+        Trade.objects.filter(status__in=SETTLEABLE, instrument__asset_class__in=SECURITIES)
+        .values("mandate_id", "instrument_id", "trade_date")
+        .annotate(
+            bought=Sum("quantity", filter=Q(side="buy")),
+            sold=Sum("quantity", filter=Q(side="sell")),
+        )
+    )
+    net = {
+        (r["mandate_id"], r["instrument_id"], r["trade_date"]): (r["bought"] or Decimal(0))
+        - (r["sold"] or Decimal(0))
+        for r in pending
+    }
+    applied = defaultdict(list)
+    if net:
+        for mandate_id, instrument_id, ex_date, ratio in ActionApplication.objects.filter(
+            corporate_action__kind=ActionKind.SPLIT,
+            effective_date__gt=min(d for _, _, d in net),
+        ).values_list("mandate_id", "instrument_id", "effective_date", "corporate_action__ratio"):
+            applied[(mandate_id, instrument_id)].append((ex_date, ratio))
+    for (mandate_id, instrument_id, trade_date), quantity in sorted(net.items()):
+        line = settled[mandate_id].get(instrument_id)
+        if line is None:
+            continue
+        for ex_date, ratio in sorted(applied.get((mandate_id, instrument_id), [])):
+            if ex_date > trade_date:
+                quantity = split_quantity(quantity, ratio)
+        line[1] -= quantity
+    for mandate_id, instrument_id, ex_date, ratio, before in _missed_splits(day):
+        line = settled[mandate_id].get(instrument_id)
+        if line is None:
+            continue
+        # Of the holding at the ex-date, what has settled the book counts unsplit.
+        unsplit = before - sum(
+            (
+                q
+                for (m, i, trade_date), q in net.items()
+                if (m, i) == (mandate_id, instrument_id) and trade_date < ex_date
+            ),
+            Decimal(0),
+        )
+        line[1] += split_quantity(unsplit, ratio) - unsplit
+    return settled
+
+
+def _missed_splits(day: dt.date) -> list[tuple[int, int, dt.date, Decimal, Decimal]]:
+    """(mandate, instrument, ex-date, ratio, quantity before) of each split the book missed
+    (ground truth) and has not applied since, with an ex-date by `day`."""
+    faults = [
+        fault
+        for fault in InjectedFault.objects.filter(
+            kind=FaultKind.MISSED_CORPORATE_ACTION, detail__action=ActionKind.SPLIT.value
+        ).order_by("id")
+        if dt.date.fromisoformat(fault.detail["ex_date"]) <= day
+    ]
+    if not faults:
+        return []
+    since_applied = set(
+        ActionApplication.objects.filter(
+            corporate_action__kind=ActionKind.SPLIT,
+            instrument_id__in={f.instrument_id for f in faults},
+        ).values_list("mandate_id", "instrument_id", "effective_date")
+    )
+    missed = []
+    for fault in faults:
+        ex_date = dt.date.fromisoformat(fault.detail["ex_date"])
+        if (fault.mandate_id, fault.instrument_id, ex_date) in since_applied:
+            continue
+        missed.append(
+            (
+                fault.mandate_id,
+                fault.instrument_id,
+                ex_date,
+                Decimal(fault.detail["ratio"]),
+                Decimal(fault.detail["quantity_before"]),
+            )
+        )
+    return missed
+
+
 def statements_tick(*, slot: TickSlot, seed: int) -> int:
     """Custodian statements: an end-of-day statement per account at the close (after
     settlement), and an intraday snapshot every few ticks; settled holdings and cash."""
@@ -256,27 +354,7 @@ def statements_tick(*, slot: TickSlot, seed: int) -> int:
     mandates = list(
         Mandate.objects.filter(active=True).select_related("custody_account").order_by("code")
     )  # noqa: E501
-    # Settled = the trade-date position less what has traded but not settled yet (a
-    # handful of trades): cheap, however long the history.
-    settled = defaultdict(dict)
-    for mandate_id, instrument_id, isin, ticker, quantity in Position.objects.filter(
-        instrument__asset_class__in=SECURITIES
-    ).values_list(
-        "mandate_id", "instrument_id", "instrument__isin", "instrument__ticker", "quantity"
-    ):  # noqa: E501
-        settled[mandate_id][instrument_id] = [isin or ticker, quantity]
-    pending = (
-        Trade.objects.filter(status__in=SETTLEABLE, instrument__asset_class__in=SECURITIES)
-        .values("mandate_id", "instrument_id")
-        .annotate(
-            bought=Sum("quantity", filter=Q(side="buy")),
-            sold=Sum("quantity", filter=Q(side="sell")),
-        )
-    )
-    for row in pending:
-        line = settled[row["mandate_id"]].get(row["instrument_id"])
-        if line is not None:
-            line[1] -= (row["bought"] or Decimal(0)) - (row["sold"] or Decimal(0))
+    settled = _settled_holdings(slot.sim_date)
     settled = {
         mandate_id: {i: (rid, q) for i, (rid, q) in lines.items() if q}
         for mandate_id, lines in settled.items()

@@ -1,12 +1,15 @@
 """Day-end income in the simulated world: dividends announced ahead of their ex-dates and
-accrued to the holders of record, bond coupons paid on their dates, management fees
-accrued daily and paid at month end. A dividend the operations team "missed" (a fault)
-is not booked, though the custodian still pays it: recon should find the cash difference.
+accrued to the holders of record, bond coupons paid on their dates (the final one on the
+maturity date, before the bond is redeemed), splits announced ahead, bonds redeemed at
+maturity, management fees accrued daily and paid at month end. A dividend the operations
+team "missed" (a fault) is not booked, though the custodian still pays it: recon should
+find the cash difference.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from book.calendar import (
@@ -26,23 +29,13 @@ from book.services.income import corporate_actions_announce
 from risk.pricing import BondSpec, cashflow_schedule
 
 from ..calendar import TickSlot
+from ..corporate import DIVIDEND_ANNOUNCE_DAYS, dividend_ex_dates
 from ..models import FaultKind, SimInstrument
+from .corporate import maturities_day_end, splits_announce
 from .faults import FaultDice, fault_rates
 
-ANNOUNCE_DAYS_AHEAD = 14
+ANNOUNCE_DAYS_AHEAD = DIVIDEND_ANNOUNCE_DAYS
 PAY_LAG_BUSINESS_DAYS = 15
-
-
-def dividend_ex_dates(instrument_id: int, year: int) -> list[dt.date]:
-    """Quarterly ex-dates of an instrument: a fixed month offset and day from its id (a
-    stable, spread-out calendar), moved to the next business day."""
-    offset = instrument_id % 3
-    day = 5 + instrument_id % 20
-    dates = []
-    for month in (1 + offset, 4 + offset, 7 + offset, 10 + offset):
-        candidate = dt.date(year, month, day)
-        dates.append(candidate if is_business_day(candidate) else next_business_day(candidate))
-    return dates
 
 
 def _announce(slot: TickSlot, prices: dict[int, float]) -> None:
@@ -98,6 +91,8 @@ def _dividends(slot: TickSlot, dice: FaultDice) -> None:
                     mandate_id=mandate_id,
                     instrument_id=action.instrument_id,
                     detail={
+                        "action": ActionKind.CASH_DIVIDEND.value,
+                        "ex_date": action.ex_date.isoformat(),
                         "currency": action.currency_id,
                         "pay_date": action.pay_date.isoformat(),
                         "quantity": str(quantity),
@@ -120,12 +115,15 @@ def _dividends(slot: TickSlot, dice: FaultDice) -> None:
 
 
 def _coupons(slot: TickSlot) -> None:
+    # A maturity (and its final coupon) on a weekend or holiday is paid on the next
+    # session: bonds maturing since the last session are still due their coupon today.
+    since = previous_business_day(slot.sim_date)
     bonds = BondTerms.objects.filter(
-        maturity_date__gte=slot.sim_date, issue_date__lt=slot.sim_date, instrument__active=True
+        maturity_date__gt=since, issue_date__lt=slot.sim_date, instrument__active=True
     ).select_related("instrument")
     for terms in bonds:
         spec = BondSpec.from_terms(terms)
-        schedule = cashflow_schedule(spec, previous_business_day(slot.sim_date))
+        schedule = cashflow_schedule(spec, since)
         if slot.sim_date not in schedule.dates and not _paid_today(schedule.dates, slot.sim_date):
             continue
         coupon_per_face = Decimal(str(float(terms.coupon_rate) / terms.frequency))
@@ -166,9 +164,16 @@ def _fees(slot: TickSlot, navs: dict[str, float]) -> None:
 
 
 def income_day_end(
-    *, slot: TickSlot, seed: int, prices: dict[int, float], navs: dict[str, float]
-) -> None:  # noqa: E501
-    """All of the day's income and fees, at the close (before settlement)."""
+    *,
+    slot: TickSlot,
+    seed: int,
+    prices: dict[int, float],
+    navs: Callable[[], dict[str, float]],
+) -> None:
+    """All of the day's income, corporate actions and fees, at the close (before
+    settlement). Coupons come before redemptions (the final coupon goes to the holders of
+    record); `navs` is asked after both, so the fee accrues on a NAV that holds a matured
+    bond's proceeds rather than a bond no longer priced."""
     dice = FaultDice(
         seed=seed,
         sim_date=slot.sim_date,
@@ -179,9 +184,11 @@ def income_day_end(
         sim_time=slot.sim_time,
     )
     _announce(slot, prices)
+    splits_announce(slot=slot, seed=seed)
     _dividends(slot, dice)
     _coupons(slot)
-    _fees(slot, navs)
+    maturities_day_end(slot=slot)
+    _fees(slot, navs())
     dice.save()
 
 
@@ -194,6 +201,8 @@ def missed_income_cash(mandate_id: int, as_of: dt.date) -> dict[str, Decimal]:
     for fault in InjectedFault.objects.filter(
         kind=FaultKind.MISSED_CORPORATE_ACTION, mandate_id=mandate_id
     ):
+        if fault.detail.get("action", ActionKind.CASH_DIVIDEND) != ActionKind.CASH_DIVIDEND:
+            continue  # a missed split moves units, not cash (see feeds.statements_tick)
         if dt.date.fromisoformat(fault.detail["pay_date"]) <= as_of:
             currency = fault.detail["currency"]
             amount = Decimal(fault.detail["quantity"]) * Decimal(fault.detail["amount_per_unit"])

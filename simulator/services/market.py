@@ -22,7 +22,7 @@ from book.models import AssetClass
 from risk.curves import YieldCurve, par_yields_from_fred
 from risk.pricing import BondSpec, price_bonds
 
-from .. import market
+from .. import corporate, market
 from ..calendar import TickSlot
 from ..fred import TREASURY_TENORS, observation_asof
 from ..models import FaultKind, FxQuote, MarketSnapshot, ModelClose, Price, SimInstrument, Vendor
@@ -65,6 +65,11 @@ class Universe:
     bond_classes: tuple[str, ...]
     fx_ids: np.ndarray
     fx_tickers: tuple[str, ...]
+
+    @property
+    def equity_key(self) -> tuple[int, ...]:
+        """The equity ids as a tuple (the split calendar's cache key)."""
+        return tuple(self.equity_ids.tolist())
 
 
 _universe_cache: dict[tuple[Any, ...], Universe] = {}
@@ -262,11 +267,21 @@ def market_tick(*, slot: TickSlot, seed: int) -> MarketTick:
     previous_date = previous_business_day(slot.sim_date)
     steps = slot.steps
 
-    # Equities: yesterday's model close, then today's bridged path up to this slot.
+    # Equities: yesterday's model close, then today's bridged path up to this slot. On a
+    # split's ex-date the path starts from the close divided by the ratio: the price
+    # series jumps, and the split explains the jump. (With no close yet, the initial price
+    # is taken to be quoted after the split already.)
     closes = _previous_closes(universe.equity_ids, previous_date)
+    splits = {
+        s.instrument_id: s
+        for s in corporate.splits_on(seed, universe.equity_key, slot.sim_date)
+        if s.instrument_id in closes
+    }
     start = np.array(
         [
-            closes.get(int(i), p)
+            closes[int(i)] / float(splits[int(i)].ratio)
+            if int(i) in splits
+            else closes.get(int(i), p)
             for i, p in zip(universe.equity_ids, universe.initial_price, strict=True)
         ]  # noqa: E501
     )
@@ -356,6 +371,10 @@ def market_tick(*, slot: TickSlot, seed: int) -> MarketTick:
         tick=slot.number,
         sim_time=slot.sim_time,
     )
+    if splits:
+        _splits_not_reflected(
+            seed, slot, dice.rates, list(splits.values()), ids, primary, secondary, decimals
+        )
     published = _price_faults(dice, ids, primary, secondary, decimals, slot.number)
     _fx_faults(dice, universe.fx_ids, fx_secondary)
     dice.save()
@@ -498,6 +517,54 @@ def _price_faults(
             detail={"vendor": "secondary", "expected": expected, "published": secondary[i]},
         )  # noqa: E501
     return shown
+
+
+def _splits_not_reflected(
+    seed: int,
+    slot: TickSlot,
+    rates: dict[str, float],
+    splits: list[corporate.Split],
+    ids: np.ndarray,
+    primary: np.ndarray,
+    secondary: np.ndarray,
+    decimals: np.ndarray,
+) -> None:
+    """On a split's ex-date, a vendor may keep quoting the pre-split price all day (its
+    quotes times the ratio, in place). The dice are the day's (slot 0), so every tick of
+    the day makes the same choice; the fault is recorded once, at the day's first tick."""
+    dice = FaultDice(
+        seed=seed,
+        sim_date=slot.sim_date,
+        slot=0,
+        stream=6,
+        rates=rates,
+        tick=slot.number,
+        sim_time=slot.sim_time,
+    )
+    position = {int(i): k for k, i in enumerate(ids)}
+    for split in sorted(splits, key=lambda s: s.instrument_id):
+        hit = dice.roll(FaultKind.SPLIT_NOT_REFLECTED)
+        vendor = Vendor.PRIMARY if dice.rng.random() < 0.5 else Vendor.SECONDARY
+        k = position.get(split.instrument_id)
+        if not hit or k is None:
+            continue
+        quotes = primary if vendor == Vendor.PRIMARY else secondary
+        expected = quotes[k]
+        quotes[k] = round(quotes[k] * float(split.ratio), int(decimals[k]))
+        if slot.is_day_start:
+            dice.record(
+                FaultKind.SPLIT_NOT_REFLECTED,
+                magnitude=float(split.ratio),
+                instrument_id=split.instrument_id,
+                detail={
+                    "vendor": vendor,
+                    "ex_date": split.ex_date.isoformat(),
+                    "ratio": str(split.ratio),
+                    "expected": expected,
+                    "published": quotes[k],
+                },
+            )
+    dice.save()
 
 
 def _fx_faults(dice: FaultDice, pair_ids: np.ndarray, secondary: np.ndarray) -> None:
