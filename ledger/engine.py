@@ -347,6 +347,7 @@ CLEARING_IN: Final = {
 }
 CLEARING_OUT: Final = {
     "trade": acc.BROKER_PAYABLE,
+    "maturity": acc.BROKER_PAYABLE,  # a short bond position pays par back
     "redemption": acc.REDEMPTIONS_PAYABLE,
     "fee": acc.FEES_PAYABLE,
 }
@@ -398,6 +399,49 @@ def cash_entry(
         description=f"{facts.kind.capitalize()} cash {'in' if facts.amount > 0 else 'out'}: {what}",
         payload=facts.payload(),
         trade_id=facts.trade_id,
+    )
+
+
+@dataclass(frozen=True)
+class RedemptionFacts:
+    """A bond holding redeemed at par on its maturity (the book's `bond.redeemed`)."""
+
+    application_id: str
+    mandate: str
+    base_currency: str
+    instrument: str
+    proceeds: Decimal  # signed: a short pays
+    cost: Decimal  # the lots' cost taken out
+    realized_pnl: Decimal
+    currency: str
+    maturity_date: dt.date
+    pay_date: dt.date
+
+    def payload(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.__dict__.items()}
+
+
+def redemption_entry(
+    facts: RedemptionFacts, *, rates: Mapping[str, Decimal], accounting_date: dt.date
+) -> Draft:
+    """Like a sale at par: Dr 1200 the proceeds (Cr 2000 for a short), Cr 1100 the lots'
+    cost, Cr 4000 the realized P&L; the cash settles against 1200/2000 on the pay date."""
+    b = _Builder(facts.base_currency, rates)
+    clearing = acc.BROKER_RECEIVABLE if facts.proceeds >= 0 else acc.BROKER_PAYABLE
+    b.add(clearing, facts.currency, facts.proceeds)
+    b.add(acc.SECURITIES, facts.currency, -facts.cost, facts.instrument)
+    b.add(acc.REALIZED, facts.currency, -facts.realized_pnl)
+    return _draft(
+        b,
+        source_key=f"redemption:{facts.application_id}",
+        kind="trade",
+        mandate=facts.mandate,
+        accounting_date=accounting_date,
+        effective_date=facts.maturity_date,
+        effective_kind="trade",
+        settles_on=facts.pay_date,
+        description=f"Redemption at par of {facts.instrument} ({facts.application_id})",
+        payload=facts.payload(),
     )
 
 

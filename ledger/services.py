@@ -589,6 +589,7 @@ SOURCE_EVENTS = (
     book_events.CAPITAL_FLOW,
     book_events.INCOME_ACCRUED,
     book_events.FEE_ACCRUED,
+    book_events.BOND_REDEEMED,
 )
 
 
@@ -999,6 +1000,37 @@ def _fx_revaluation_drafts(*, day: dt.date, fx: _Rates) -> list[Draft]:
     return drafts
 
 
+def _redemption_drafts(
+    redemptions: list[tuple[str, str, dict[str, Any]]], fx: _Rates
+) -> list[Draft]:
+    if not redemptions:
+        return []
+    mandates = {
+        m.code: m for m in Mandate.objects.filter(code__in={code for code, _, _ in redemptions})
+    }
+    drafts = []
+    for code, ticker, p in redemptions:
+        mandate = mandates[code]
+        base = mandate.base_currency_id
+        maturity = dt.date.fromisoformat(p["maturity_date"])
+        facts = engine.RedemptionFacts(
+            application_id=p["application_id"],
+            mandate=code,
+            base_currency=base,
+            instrument=ticker,
+            proceeds=Decimal(p["proceeds"]),
+            cost=Decimal(p["cost"]),
+            realized_pnl=Decimal(p["realized_pnl"]),
+            currency=p["currency"],
+            maturity_date=maturity,
+            pay_date=dt.date.fromisoformat(p["pay_date"]),
+        )
+        day = first_open_day(mandate.pk, maturity)
+        draft = engine.redemption_entry(facts, rates=fx.to(base), accounting_date=day)
+        drafts.append(draft if day == maturity else _as_adjustment(draft, maturity))
+    return drafts
+
+
 @transaction.atomic
 def ledger_sync(
     *,
@@ -1018,7 +1050,7 @@ def ledger_sync(
     events = list(
         Event.objects.filter(id__gt=state.event_cursor, kind__in=SOURCE_EVENTS)
         .order_by("id")
-        .values_list("id", "kind", "trade_id", "mandate", "payload")
+        .values_list("id", "kind", "trade_id", "mandate", "instrument", "payload")
     )
     last_event = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
     summary.events_read = len(events)
@@ -1026,8 +1058,8 @@ def ledger_sync(
 
     trade_ids: set[str] = set()
     pairs: set[str] = set()
-    flows, incomes, fees = [], [], []
-    for _, kind, trade_id, mandate, payload in events:
+    flows, incomes, fees, redemptions = [], [], [], []
+    for _, kind, trade_id, mandate, ticker, payload in events:
         if kind in TRADE_EVENTS and trade_id:
             trade_ids.add(trade_id)
             if kind != book_events.TRADE_BOOKED:
@@ -1038,6 +1070,8 @@ def ledger_sync(
             incomes.append(payload["income_id"])
         elif kind == book_events.FEE_ACCRUED:
             fees.append((mandate, payload["date"]))
+        elif kind == book_events.BOND_REDEEMED:
+            redemptions.append((mandate, ticker, payload))
     if pairs:
         # An amendment or cancellation replays the FIFO lots of its mandate and
         # instrument: every trade there may have a new realized P&L.
@@ -1060,6 +1094,7 @@ def ledger_sync(
     drafts += _flow_drafts(flows, fx)
     drafts += _income_drafts(incomes, fx)
     drafts += _fee_drafts(fees, fx)
+    drafts += _redemption_drafts(redemptions, fx)
     # Post what accrues before the cash and the day-end marks read the balances.
     posted = journals_post(drafts, tick=tick, sim_time=sim_time).posted
     cursor = state.cash_cursor

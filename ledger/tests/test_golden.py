@@ -117,3 +117,26 @@ def test_settlement_basis_waits_for_settlement(ref):  # noqa: ANN001
     ledger_sync(day=trade.settlement_date, day_end=True)
     settled = _balances(ref.mandate, trade.settlement_date, "settlement")
     assert settled == {("1000", "USD"): D("-1001"), ("1100", "USD"): D("1001")}
+
+
+def test_a_bond_redeemed_at_maturity_is_posted_like_a_sale_at_par(ref):  # noqa: ANN001
+    from book.services import bond_redeem
+
+    bond = ref.govt_bond
+    _book(ref, bond, "buy", "100000", "98.5", "0")
+    ledger_sync(day=MON)
+    trade = Trade.objects.get()
+    settlements_process(as_of=trade.settlement_date)
+    ledger_sync(day=trade.settlement_date, day_end=True)
+    maturity = bond.bond_terms.maturity_date
+    bond_redeem(instrument=bond, pay_date=maturity)
+    ledger_sync(day=maturity)
+    at_maturity = _balances(ref.mandate, maturity)
+    assert ("1100", "USD") not in at_maturity  # the lots' cost came out
+    assert at_maturity[("1200", "USD")] == D("100000")  # par to come
+    assert at_maturity[("4000", "USD")] == D("1500")  # 100,000 - 98,500
+    settlements_process(as_of=maturity)
+    ledger_sync(day=maturity, day_end=True)
+    assert ("1200", "USD") not in _balances(ref.mandate, maturity)
+    assert selectors.ledger_vs_book(ref.mandate)["differences"] == []
+    assert selectors.ledger_verify().ok
