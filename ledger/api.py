@@ -33,7 +33,7 @@ from opssuite import roles
 from opssuite.api.errors import error_body
 from opssuite.api.renderers import CSVMixin, CSVTable, csv_response
 
-from . import rates, selectors, services
+from . import selectors, services
 from .filters import JournalFilter, PeriodCloseFilter
 from .models import Account, JournalEntry, JournalLine, PeriodClose
 from .serializers import (
@@ -60,7 +60,7 @@ from .serializers import (
 RECENT_JOURNALS = 20
 ACCOUNT_DETAIL_ROWS = 1000
 ACCOUNT_DETAIL_CSV_ROWS = 100_000
-MANUAL_PREFIX = "manual:"
+MANUAL_PREFIX = services.MANUAL_PREFIX
 FOUR_DP = Decimal("0.0001")
 TEN_DP = Decimal("0.0000000001")
 
@@ -309,23 +309,10 @@ class JournalViewSet(
 
 
 def manual_draft(data: dict[str, Any]) -> Any:
-    """The Draft of a manual journal. Lines without an `fx_rate` take the latest primary
-    rate - except on a replay of a key already posted, where they take the rates that
-    posting used: the same body must give the same payload whatever the market did since,
-    so a replay is recognised as one (200), not refused as a new payload (409)."""
-    mandate = data["mandate"]
-    base = mandate.base_currency_id
-    source_key = MANUAL_PREFIX + data["source_key"]
-    fx = rates.rates_to(base, rates.usd_per_unit(None))
-    fx.update(
-        JournalLine.objects.filter(entry__source_key=source_key)
-        .exclude(currency=base)
-        .values_list("currency", "fx_rate")
-    )
-    return services.draft_from_request(
-        source_key=source_key,
-        mandate=mandate.code,
-        base_currency=base,
+    """The validated request as the service's manual journal."""
+    return services.manual_journal_draft(
+        source_key=data["source_key"],
+        mandate=data["mandate"],
         accounting_date=data["accounting_date"],
         description=data["description"],
         lines=[
@@ -339,7 +326,6 @@ def manual_draft(data: dict[str, Any]) -> Any:
             )
             for line in data["lines"]
         ],
-        rates=fx,
         adjusts_date=data.get("adjusts_date"),
     )
 

@@ -252,11 +252,18 @@ def _draft(builder: _Builder, **fields: Any) -> Draft:
     return draft
 
 
+class _Facts:
+    """What a rule was given, as text: the payload whose hash makes posting idempotent."""
+
+    def payload(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.__dict__.items()}
+
+
 # --- Trades -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class TradeFacts:
+class TradeFacts(_Facts):
     """A live trade as the book has it now, with the realized P&L of its FIFO reliefs."""
 
     trade_id: str
@@ -278,9 +285,6 @@ class TradeFacts:
     settlement_date: dt.date
     realized_pnl: Decimal = ZERO  # sum of the book's LotRelief rows for this trade
     pair_base_currency: str = ""  # FX only
-
-    def payload(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items()}
 
 
 def trade_entry(
@@ -354,7 +358,7 @@ CLEARING_OUT: Final = {
 
 
 @dataclass(frozen=True)
-class CashFacts:
+class CashFacts(_Facts):
     """A cash movement the book settled."""
 
     movement_id: int
@@ -366,9 +370,6 @@ class CashFacts:
     value_date: dt.date
     trade_id: str | None = None
     reference: str = ""
-
-    def payload(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items()}
 
 
 def cash_entry(
@@ -403,7 +404,7 @@ def cash_entry(
 
 
 @dataclass(frozen=True)
-class RedemptionFacts:
+class RedemptionFacts(_Facts):
     """A bond holding redeemed at par on its maturity (the book's `bond.redeemed`)."""
 
     application_id: str
@@ -416,9 +417,6 @@ class RedemptionFacts:
     currency: str
     maturity_date: dt.date
     pay_date: dt.date
-
-    def payload(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items()}
 
 
 def redemption_entry(
@@ -449,7 +447,7 @@ def redemption_entry(
 
 
 @dataclass(frozen=True)
-class IncomeFacts:
+class IncomeFacts(_Facts):
     income_id: str
     mandate: str
     base_currency: str
@@ -461,9 +459,6 @@ class IncomeFacts:
     ex_date: dt.date
     pay_date: dt.date
     purchased_interest: Decimal = ZERO  # coupons: the instrument's 1400 balance now
-
-    def payload(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items()}
 
 
 def income_entry(
@@ -499,16 +494,13 @@ def income_entry(
 
 
 @dataclass(frozen=True)
-class FeeFacts:
+class FeeFacts(_Facts):
     mandate: str
     base_currency: str
     accrual_date: dt.date
     amount: Decimal
     currency: str
     nav_basis: Decimal
-
-    def payload(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items()}
 
 
 def fee_entry(facts: FeeFacts, *, rates: Mapping[str, Decimal], accounting_date: dt.date) -> Draft:
@@ -530,7 +522,7 @@ def fee_entry(facts: FeeFacts, *, rates: Mapping[str, Decimal], accounting_date:
 
 
 @dataclass(frozen=True)
-class FlowFacts:
+class FlowFacts(_Facts):
     flow_id: str
     mandate: str
     base_currency: str
@@ -541,9 +533,6 @@ class FlowFacts:
     currency: str
     trade_date: dt.date
     settlement_date: dt.date
-
-    def payload(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items()}
 
 
 def flow_entry(

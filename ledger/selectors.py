@@ -30,7 +30,7 @@ def journal_list() -> QuerySet[JournalEntry]:
 
 def journal_detail(journal_id: str) -> JournalEntry | None:
     return (
-        JournalEntry.objects.select_related("mandate", "reversal_of")
+        JournalEntry.objects.select_related("mandate", "reversal_of", "reversed_by")
         .prefetch_related("lines__instrument", "lines__account")
         .filter(journal_id=journal_id)
         .first()
@@ -289,7 +289,11 @@ def account_detail(
     field_name = "amount" if currency else "base_amount"
     running = opening
     rows = []
-    for ln in lines.select_related("entry", "instrument").order_by("entry__seq", "line_no")[:limit]:
+    page = list(
+        lines.select_related("entry", "instrument").order_by("entry__seq", "line_no")[: limit + 1]
+    )
+    truncated = len(page) > limit
+    for ln in page[:limit]:
         value = getattr(ln, field_name)
         running += sign * (value if ln.side == "D" else -value)
         rows.append(
@@ -314,7 +318,7 @@ def account_detail(
         "opening_balance": opening,
         "closing_balance": running,
         "lines": rows,
-        "truncated": len(rows) == limit,
+        "truncated": truncated,
     }
 
 

@@ -24,8 +24,9 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -33,6 +34,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from book import bulk
 from book import events as book_events
 from book.identifiers import readable_id
 from book.models import (
@@ -84,7 +86,7 @@ class LedgerConflict(Exception):
 
 
 class PeriodClosed(ValidationError):
-    pass
+    """A posting dated on or before its mandate's closed period (400 on accounting_date)."""
 
 
 @dataclass
@@ -126,14 +128,6 @@ def closed_through(mandate_ids: Iterable[int]) -> dict[int, dt.date | None]:
         dates = [d for d in (global_close, own.get(mandate_id)) if d is not None]
         out[mandate_id] = max(dates) if dates else None
     return out
-
-
-def first_open_day(mandate_id: int, day: dt.date) -> dt.date:
-    """`day`, or the day after the mandate's closed period when `day` falls inside it."""
-    through = closed_through([mandate_id])[mandate_id]
-    if through is not None and day <= through:
-        return through + dt.timedelta(days=1)
-    return day
 
 
 # --- Hashing ----------------------------------------------------------------------------
@@ -408,8 +402,6 @@ def journals_post(
                 s = sub[(mandate_id, ln.account, instrument_id, ln.currency)]
                 s[0] += ln.signed
                 s[1] += ln.signed_base
-    from book import bulk
-
     bulk.rows_insert(
         JournalLine,
         [
@@ -620,7 +612,9 @@ def _trade_generation(key: str) -> int:
     return int(key.rsplit(":g", 1)[1])
 
 
-def _trade_drafts(trade_ids: set[str], *, day: dt.date, fx: _Rates) -> tuple[list[Draft], int]:
+def _trade_drafts(
+    trade_ids: set[str], *, day: dt.date, fx: _Rates, dating: _Dating
+) -> tuple[list[Draft], int]:
     """What the ledger must post so each trade's live posting matches the book: a first
     posting, a reversal plus a re-posting when its terms or realized P&L changed, or a
     reversal when it was cancelled."""
@@ -694,7 +688,7 @@ def _trade_drafts(trade_ids: set[str], *, day: dt.date, fx: _Rates) -> tuple[lis
             reason = "cancelled" if facts is None else f"v{trade.version} terms or FIFO P&L changed"
             drafts.append(
                 engine.reversal(
-                    previous, accounting_date=first_open_day(mandate_id, day), reason=reason
+                    previous, accounting_date=dating.open_day(mandate_id, day), reason=reason
                 )
             )
             reposted += 1
@@ -702,22 +696,41 @@ def _trade_drafts(trade_ids: set[str], *, day: dt.date, fx: _Rates) -> tuple[lis
             generation = generations[trade.trade_id] + 1
             # A first posting is dated its trade date; a re-posting the day of the change.
             when = trade.trade_date if previous is None else day
-            open_day = first_open_day(mandate_id, when)
-            draft = engine.trade_entry(
-                facts,
-                source_key=f"trade:{trade.trade_id}:g{generation}",
-                rates=fx.to(facts.base_currency),
-                accounting_date=open_day,
+            drafts.append(
+                dating.dated(
+                    mandate_id,
+                    when,
+                    partial(
+                        engine.trade_entry,
+                        facts,
+                        source_key=f"trade:{trade.trade_id}:g{generation}",
+                        rates=fx.to(facts.base_currency),
+                    ),
+                )
             )
-            if open_day != when:
-                draft = _as_adjustment(draft, when)
-            drafts.append(draft)
     return drafts, reposted
 
 
-def _as_adjustment(draft: Draft, adjusts: dt.date) -> Draft:
-    from dataclasses import replace
+class _Dating:
+    """Accounting dates for one sync: the closed periods are read once. A posting whose
+    date falls in a closed period is dated the first open day, as a prior-period
+    adjustment naming the date it corrects."""
 
+    def __init__(self) -> None:
+        self.closed = closed_through(Mandate.objects.values_list("pk", flat=True))
+
+    def open_day(self, mandate_id: int, when: dt.date) -> dt.date:
+        through = self.closed.get(mandate_id)
+        return through + dt.timedelta(days=1) if through is not None and when <= through else when
+
+    def dated(self, mandate_id: int, when: dt.date, build: Any) -> Draft:
+        """`build(accounting_date=...)` on the first open day from `when`."""
+        day = self.open_day(mandate_id, when)
+        draft = build(accounting_date=day)
+        return draft if day == when else _as_adjustment(draft, when)
+
+
+def _as_adjustment(draft: Draft, adjusts: dt.date) -> Draft:
     return replace(
         draft,
         adjusts_date=adjusts,
@@ -725,7 +738,7 @@ def _as_adjustment(draft: Draft, adjusts: dt.date) -> Draft:
     )
 
 
-def _flow_drafts(flow_ids: list[str], fx: _Rates) -> list[Draft]:
+def _flow_drafts(flow_ids: list[str], fx: _Rates, dating: _Dating) -> list[Draft]:
     drafts = []
     for flow in CapitalFlow.objects.filter(flow_id__in=flow_ids).select_related("mandate"):
         base = flow.mandate.base_currency_id
@@ -741,13 +754,17 @@ def _flow_drafts(flow_ids: list[str], fx: _Rates) -> list[Draft]:
             trade_date=flow.trade_date,
             settlement_date=flow.settlement_date,
         )
-        day = first_open_day(flow.mandate_id, flow.trade_date)
-        draft = engine.flow_entry(facts, rates=fx.to(base), accounting_date=day)
-        drafts.append(draft if day == flow.trade_date else _as_adjustment(draft, flow.trade_date))
+        drafts.append(
+            dating.dated(
+                flow.mandate_id,
+                flow.trade_date,
+                partial(engine.flow_entry, facts, rates=fx.to(base)),
+            )
+        )
     return drafts
 
 
-def _income_drafts(income_ids: list[str], fx: _Rates) -> list[Draft]:
+def _income_drafts(income_ids: list[str], fx: _Rates, dating: _Dating) -> list[Draft]:
     rows = list(
         IncomeEntitlement.objects.filter(income_id__in=income_ids).select_related(
             "mandate", "instrument"
@@ -781,13 +798,17 @@ def _income_drafts(income_ids: list[str], fx: _Rates) -> list[Draft]:
             if r.kind == "coupon"
             else Decimal(0),
         )
-        day = first_open_day(r.mandate_id, r.ex_date)
-        draft = engine.income_entry(facts, rates=fx.to(base), accounting_date=day)
-        drafts.append(draft if day == r.ex_date else _as_adjustment(draft, r.ex_date))
+        drafts.append(
+            dating.dated(
+                r.mandate_id,
+                r.ex_date,
+                partial(engine.income_entry, facts, rates=fx.to(base)),
+            )
+        )
     return drafts
 
 
-def _fee_drafts(keys: list[tuple[str, str]], fx: _Rates) -> list[Draft]:
+def _fee_drafts(keys: list[tuple[str, str]], fx: _Rates, dating: _Dating) -> list[Draft]:
     q = Q()
     for code, day in keys:
         q |= Q(mandate__code=code, accrual_date=day)
@@ -804,13 +825,19 @@ def _fee_drafts(keys: list[tuple[str, str]], fx: _Rates) -> list[Draft]:
         )
         if fee.amount == 0:
             continue
-        day = first_open_day(fee.mandate_id, fee.accrual_date)
-        draft = engine.fee_entry(facts, rates=fx.to(base), accounting_date=day)
-        drafts.append(draft if day == fee.accrual_date else _as_adjustment(draft, fee.accrual_date))
+        drafts.append(
+            dating.dated(
+                fee.mandate_id,
+                fee.accrual_date,
+                partial(engine.fee_entry, facts, rates=fx.to(base)),
+            )
+        )
     return drafts
 
 
-def _cash_drafts(state: LedgerState, *, day: dt.date, fx: _Rates) -> tuple[list[Draft], int]:
+def _cash_drafts(
+    state: LedgerState, *, day: dt.date, fx: _Rates, dating: _Dating
+) -> tuple[list[Draft], int]:
     """Every settled cash movement not yet posted, from the cursor on. The cursor is the
     lowest movement id that may still settle: it moves past a movement once it settled or
     was cancelled, so a failed settlement holds it back until it settles."""
@@ -869,16 +896,18 @@ def _cash_drafts(state: LedgerState, *, day: dt.date, fx: _Rates) -> tuple[list[
             reference=ref,
         )
         # Cash is booked on the day it moved (today's settlement run), never before.
-        when = max(value_date, day)
-        open_day = first_open_day(mandate_id, when)
-        draft = engine.cash_entry(facts, rates=fx.to(base), accounting_date=open_day)
-        drafts.append(draft if open_day == when else _as_adjustment(draft, when))
+        drafts.append(
+            dating.dated(
+                mandate_id,
+                max(value_date, day),
+                partial(engine.cash_entry, facts, rates=fx.to(base)),
+            )
+        )
     return drafts, cursor
 
 
 def _day_end_drafts(*, day: dt.date, tick: int | None, fx: _Rates) -> list[Draft]:
-    """Mark-to-market and FX revaluation of every mandate for `day`."""
-    drafts: list[Draft] = []
+    """Mark-to-market of every mandate for `day`."""
     mandates = {m.pk: m for m in Mandate.objects.all()}
     positions = list(
         Position.objects.exclude(instrument__asset_class=AssetClass.FX).values_list(
@@ -936,22 +965,7 @@ def _day_end_drafts(*, day: dt.date, tick: int | None, fx: _Rates) -> list[Draft
                     carried[(mandate_id, instrument_id)],
                 )
             )
-    closed = closed_through(mandates)
-    for mandate_id, mandate_marks in sorted(marks.items()):
-        mandate = mandates[mandate_id]
-        through = closed[mandate_id]
-        if through is not None and day <= through:
-            continue
-        draft = engine.mark_to_market_entry(
-            mandate=mandate.code,
-            base_currency=mandate.base_currency_id,
-            day=day,
-            marks=mandate_marks,
-            rates=fx.to(mandate.base_currency_id),
-        )
-        if draft is not None:
-            drafts.append(draft)
-    return drafts
+    return _per_open_mandate(mandates, marks, day, fx, engine.mark_to_market_entry, "marks")
 
 
 def _fx_revaluation_drafts(*, day: dt.date, fx: _Rates) -> list[Draft]:
@@ -981,19 +995,32 @@ def _fx_revaluation_drafts(*, day: dt.date, fx: _Rates) -> list[Draft]:
         totals[mandate_id].append(
             engine.CarriedBalance(account, currency, amount, base, instrument=ticker)
         )
+    return _per_open_mandate(mandates, totals, day, fx, engine.fx_revaluation_entry, "balances")
+
+
+def _per_open_mandate(
+    mandates: dict[int, Mandate],
+    items: dict[int, list[Any]],
+    day: dt.date,
+    fx: _Rates,
+    rule: Any,
+    argument: str,
+) -> list[Draft]:
+    """A day-end rule for each mandate whose `day` is still open (a closed day keeps its
+    marks); the rule returns None when nothing moves."""
     closed = closed_through(mandates)
     drafts = []
-    for mandate_id, balances in sorted(totals.items()):
+    for mandate_id, mandate_items in sorted(items.items()):
         mandate = mandates[mandate_id]
         through = closed[mandate_id]
         if through is not None and day <= through:
             continue
-        draft = engine.fx_revaluation_entry(
+        draft = rule(
             mandate=mandate.code,
             base_currency=mandate.base_currency_id,
             day=day,
-            balances=balances,
             rates=fx.to(mandate.base_currency_id),
+            **{argument: mandate_items},
         )
         if draft is not None:
             drafts.append(draft)
@@ -1001,7 +1028,7 @@ def _fx_revaluation_drafts(*, day: dt.date, fx: _Rates) -> list[Draft]:
 
 
 def _redemption_drafts(
-    redemptions: list[tuple[str, str, dict[str, Any]]], fx: _Rates
+    redemptions: list[tuple[str, str, dict[str, Any]]], fx: _Rates, dating: _Dating
 ) -> list[Draft]:
     if not redemptions:
         return []
@@ -1025,9 +1052,13 @@ def _redemption_drafts(
             maturity_date=maturity,
             pay_date=dt.date.fromisoformat(p["pay_date"]),
         )
-        day = first_open_day(mandate.pk, maturity)
-        draft = engine.redemption_entry(facts, rates=fx.to(base), accounting_date=day)
-        drafts.append(draft if day == maturity else _as_adjustment(draft, maturity))
+        drafts.append(
+            dating.dated(
+                mandate.pk,
+                maturity,
+                partial(engine.redemption_entry, facts, rates=fx.to(base)),
+            )
+        )
     return drafts
 
 
@@ -1089,17 +1120,18 @@ def ledger_sync(
         )
 
     drafts: list[Draft] = []
-    trade_drafts, summary.trades_reposted = _trade_drafts(trade_ids, day=day, fx=fx)
+    dating = _Dating()
+    trade_drafts, summary.trades_reposted = _trade_drafts(trade_ids, day=day, fx=fx, dating=dating)
     drafts += trade_drafts
-    drafts += _flow_drafts(flows, fx)
-    drafts += _income_drafts(incomes, fx)
-    drafts += _fee_drafts(fees, fx)
-    drafts += _redemption_drafts(redemptions, fx)
+    drafts += _flow_drafts(flows, fx, dating)
+    drafts += _income_drafts(incomes, fx, dating)
+    drafts += _fee_drafts(fees, fx, dating)
+    drafts += _redemption_drafts(redemptions, fx, dating)
     # Post what accrues before the cash and the day-end marks read the balances.
     posted = journals_post(drafts, tick=tick, sim_time=sim_time).posted
     cursor = state.cash_cursor
     if day_end or catch_up:
-        cash, cursor = _cash_drafts(state, day=day, fx=fx)
+        cash, cursor = _cash_drafts(state, day=day, fx=fx, dating=dating)
         posted += journals_post(cash, tick=tick, sim_time=sim_time).posted
     if day_end:
         marks = _day_end_drafts(day=day, tick=tick, fx=fx)
@@ -1115,9 +1147,46 @@ def ledger_sync(
     return summary
 
 
+MANUAL_PREFIX = "manual:"
+
+
 def draft_from_request(**kwargs: Any) -> Draft:
-    """A manual journal from validated API input (see ledger.serializers)."""
+    """A Draft from explicit lines and rates (engine.manual_entry), errors as 400s."""
     try:
         return engine.manual_entry(**kwargs)
     except PostingError as exc:
         raise ValidationError({"lines": [str(exc)]}) from exc
+
+
+def manual_journal_draft(
+    *,
+    source_key: str,
+    mandate: Mandate,
+    accounting_date: dt.date,
+    description: str,
+    lines: list[tuple[str, str, str, Decimal, Decimal | None, str]],
+    adjusts_date: dt.date | None = None,
+) -> Draft:
+    """A journal entered by hand. Its key is kept apart from the system's (`manual:...`),
+    so no hand-made key can collide with a key the tick sync posts. Lines without an
+    fx_rate take the latest primary rate - except on a replay of a key already posted,
+    where they take the rates that posting used: the same request must make the same
+    payload whatever the market did since, so a replay is recognised (no 409)."""
+    key = MANUAL_PREFIX + source_key
+    base = mandate.base_currency_id
+    fx = rates.rates_to(base, rates.usd_per_unit(None))
+    fx.update(
+        JournalLine.objects.filter(entry__source_key=key)
+        .exclude(currency=base)
+        .values_list("currency", "fx_rate")
+    )
+    return draft_from_request(
+        source_key=key,
+        mandate=mandate.code,
+        base_currency=base,
+        accounting_date=accounting_date,
+        description=description,
+        lines=lines,
+        rates=fx,
+        adjusts_date=adjusts_date,
+    )
