@@ -6,3 +6,8 @@ class ReconConfig(AppConfig):
 
     name = "recon"
     verbose_name = "Reconciliation"
+
+    def ready(self) -> None:
+        from . import events, metrics  # noqa: F401  (event kinds registered at import)
+
+        metrics.register()
