@@ -6,3 +6,6 @@ class DataqualityConfig(AppConfig):
 
     name = "dataquality"
     verbose_name = "Data quality"
+
+    def ready(self) -> None:
+        from . import events  # noqa: F401  (event kinds registered at import)
