@@ -252,6 +252,11 @@ SPECTACULAR_SETTINGS = {
         # A trade's buy/sell keeps its name now that ledger lines have a D/C side too.
         "SideEnum": "book.models.Side",
         "DebitCreditEnum": "ledger.serializers.SIDE_CHOICES",
+        "ReconKindEnum": "recon.models.ReconKind",
+        "ReconRunSourceEnum": "recon.models.RunSource",
+        "ReconRunStatusEnum": "recon.models.RunStatus",
+        "BreakStatusEnum": "recon.models.BreakStatus",
+        "BreakActionKindEnum": "recon.models.BreakAction.Kind",
     },
 }
 
@@ -274,6 +279,8 @@ if OPSSUITE_TICK_SECONDS <= 0:
     raise ImproperlyConfigured("OPSSUITE_TICK_SECONDS must be positive")
 # A claimed tick whose worker died is reclaimable after this many seconds.
 OPSSUITE_TICK_LEASE_SECONDS = env_int("OPSSUITE_TICK_LEASE_SECONDS", 300)
+# Recon file uploads (POST /api/recon/runs, /recon/runs/): larger is a 413.
+RECON_MAX_UPLOAD_BYTES = env_int("RECON_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
 # Run the in-process ticker inside `manage.py serve` (embedded mode). Defaults on when no
 # broker is configured; with a broker, Celery beat drives the ticks instead.
 OPSSUITE_EMBEDDED_TICKER = env_bool("OPSSUITE_EMBEDDED_TICKER", not CELERY_BROKER_URL)

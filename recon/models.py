@@ -304,10 +304,18 @@ class BreakAction(models.Model):
 
 
 class RunFinding(models.Model):
-    """A break a run found (opened, saw again or reopened): what the run's report lists."""
+    """A break a run found (opened, saw again or reopened), with the values as that run
+    found them: what the run's report and its breaks.csv list, however the break is
+    refreshed by later runs."""
 
     run = models.ForeignKey(ReconRun, on_delete=models.CASCADE, related_name="findings")
     brk = models.ForeignKey(Break, on_delete=models.CASCADE, related_name="findings")
+    key = models.CharField(max_length=64, default="", help_text="Trade id / match key")
+    break_type = models.CharField(max_length=24, default="")
+    field = models.CharField(max_length=32, blank=True, default="")
+    internal_value = models.CharField(max_length=64, blank=True, default="")
+    external_value = models.CharField(max_length=64, blank=True, default="")
+    difference = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["id"]

@@ -28,7 +28,7 @@ def today() -> dt.date:
     from simulator.services import clock_get
 
     clock = clock_get()
-    return clock.sim_time.date() if clock.sim_time else timezone.localdate()
+    return clock.last_tick_sim_time.date() if clock.last_tick_sim_time else timezone.localdate()
 
 
 def break_age(brk: Break, on: dt.date) -> int:
@@ -75,22 +75,15 @@ def break_list(
     if escalated is not None:
         qs = qs.filter(escalated=escalated)
     if trade_id:
-        qs = (
-            qs.filter(
-                Q(trade_id=trade_id) | Q(match_key=trade_id) | Q(trade_ids__contains=[trade_id])
-            )
-            if _json_contains_ok()
-            else qs.filter(Q(trade_id=trade_id) | Q(match_key=trade_id))
+        # trade_ids is a JSON list: matched as text, quotes included, on both databases.
+        qs = qs.filter(
+            Q(trade_id=trade_id)
+            | Q(match_key=trade_id)
+            | Q(trade_ids__icontains=f'"{trade_id}"')
         )
     if age:
         qs = qs.filter(_age_q(age, on or today()))
     return qs.order_by("-escalated", "first_seen_date", "id")
-
-
-def _json_contains_ok() -> bool:
-    from django.db import connection
-
-    return connection.vendor == "postgresql"
 
 
 def break_detail(break_id: str) -> Break:

@@ -323,7 +323,20 @@ def breaks_apply(
         )
     BreakAction.objects.bulk_create(actions, batch_size=1000)
     RunFinding.objects.bulk_create(
-        [RunFinding(run=ctx.run, brk=b) for b in (*created, *refreshed)], batch_size=1000
+        [
+            RunFinding(
+                run=ctx.run,
+                brk=b,
+                key=(b.match_key or b.trade_id or b.reported_id or b.currency)[:64],
+                break_type=b.break_type,
+                field=b.field,
+                internal_value=b.internal_value,
+                external_value=b.external_value,
+                difference=b.difference,
+            )
+            for b in (*created, *refreshed)
+        ],
+        batch_size=1000,
     )
     if event_rows:
         events_append_many(event_rows)
@@ -879,6 +892,7 @@ def trade_recon_tick(*, tick: int, sim_time: dt.datetime, day: dt.date) -> Recon
                 difference=str(row.get("difference") or ""),
                 detail={
                     "fills": [f.execution_id for f in info.fills][:50] if info else [],
+                    "order_ids": info.order_ids if info else [],
                     "confirmations": [
                         c["confirmation_id"]
                         for c in inputs.confirmations
@@ -977,7 +991,7 @@ def file_run_create(
             source=RunSource.FILE,
             status=RunStatus.COMPLETED,
             tick=clock.last_tick or None,
-            sim_time=clock.sim_time,
+            sim_time=clock.last_tick_sim_time,
             actor=_actor_name(actor),
             files={k: v for k, v in names.items()},
             rules=_rules_json(rules),
@@ -1003,7 +1017,7 @@ def file_run_create(
             run=run,
             day=day,
             tick=run.tick,
-            sim_time=clock.sim_time,
+            sim_time=clock.last_tick_sim_time,
             cleared_by=f"file run {run.run_id}",
         )
         scope = Break.objects.filter(recon=ReconKind.TRADE, source=RunSource.FILE)

@@ -43,6 +43,7 @@ class KeyInfo:
     trades: list[Trade] = field(default_factory=list)
     mandate_id: int | None = None
     instrument_id: int | None = None
+    order_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -166,9 +167,13 @@ def inputs_for(keys: set[str], extra_confirmations: list[BrokerConfirmation]) ->
         info.fills = fills_by_order.get(order.pk, [])
         info.trades = list(order.trades.all())
         info.mandate_id, info.instrument_id = order.mandate_id, order.instrument_id
-    for fill in Execution.objects.filter(execution_id__in=fill_keys).select_related("order"):
+    for fill in Execution.objects.filter(execution_id__in=fill_keys).prefetch_related(
+        "order__trades__instrument"
+    ):
         info = infos[fill.execution_id]
         info.fills = [fill]
+        # A block's fill: the trades allocated from the block, once it is allocated.
+        info.trades = list(fill.order.trades.all())
         info.mandate_id, info.instrument_id = fill.order.mandate_id, fill.order.instrument_id
     # Orders and instruments for the fills' tickers and sides.
     all_orders = Order.objects.in_bulk({f.order_id for info in infos.values() for f in info.fills})
@@ -179,6 +184,7 @@ def inputs_for(keys: set[str], extra_confirmations: list[BrokerConfirmation]) ->
     executions: list[dict] = []
     pnl: list[dict] = []
     for key, info in infos.items():
+        info.order_ids = sorted({all_orders[f.order_id].order_id for f in info.fills})
         for fill in info.fills:
             order = all_orders[fill.order_id]
             executions.append(
@@ -192,7 +198,14 @@ def inputs_for(keys: set[str], extra_confirmations: list[BrokerConfirmation]) ->
                 }
             )
         live = [t for t in info.trades if t.status != TradeStatus.CANCELLED]
-        if info.fills and live and all(t.instrument.asset_class not in BOND_CLASSES for t in live):
+        # A block's single fill is allocated with the rest of the block: its trades are
+        # the whole order's, so there is no per-fill consideration to check.
+        if (
+            info.fills
+            and live
+            and not key.startswith("X-")
+            and all(t.instrument.asset_class not in BOND_CLASSES for t in live)
+        ):
             # The booked trades' consideration less commission: what P&L and the ledger
             # were given. Bonds are left out (gross carries face / 100 and accrued).
             commission = sum((t.commission for t in live), Decimal(0))
