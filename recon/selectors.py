@@ -77,9 +77,7 @@ def break_list(
     if trade_id:
         # trade_ids is a JSON list: matched as text, quotes included, on both databases.
         qs = qs.filter(
-            Q(trade_id=trade_id)
-            | Q(match_key=trade_id)
-            | Q(trade_ids__icontains=f'"{trade_id}"')
+            Q(trade_id=trade_id) | Q(match_key=trade_id) | Q(trade_ids__icontains=f'"{trade_id}"')
         )
     if age:
         qs = qs.filter(_age_q(age, on or today()))

@@ -21,6 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import Q
+
 from book.models import (
     BrokerConfirmation,
     Execution,
@@ -97,10 +99,17 @@ def _key_of_fill(fill: Execution, per_order: bool) -> str:
 
 
 def due_keys(tick: int, grace: int) -> set[str]:
-    """Keys whose executions are due a confirmation by `tick`."""
+    """Keys whose executions fall due a confirmation at `tick`: per-fill brokers' fills of
+    tick - lag - grace, and per-order brokers' finished orders whose last fill was then.
+    One indexed lookup per broker, however long the history."""
+    from book.models import Broker
+
+    wanted = Q()
+    for broker_id, lag in Broker.objects.values_list("pk", "confirmation_lag_ticks"):
+        wanted |= Q(order__broker_id=broker_id, tick=tick - lag - grace)
     keys: set[str] = set()
     fills = (
-        Execution.objects.filter(tick__lte=tick - grace, tick__gte=tick - grace - 12)
+        Execution.objects.filter(wanted)
         .select_related("order__broker")
         .prefetch_related("trades", "order__trades", "order__executions")
     )
@@ -109,11 +118,8 @@ def due_keys(tick: int, grace: int) -> set[str]:
         if broker.confirms_per_order:
             if fill.order.status not in FINISHED:
                 continue
-            last = max(e.tick or 0 for e in fill.order.executions.all())
-            if last + broker.confirmation_lag_ticks + grace != tick:
+            if max(e.tick or 0 for e in fill.order.executions.all()) != fill.tick:
                 continue
-        elif (fill.tick or 0) + broker.confirmation_lag_ticks + grace != tick:
-            continue
         keys.add(_key_of_fill(fill, broker.confirms_per_order))
     return keys
 
