@@ -8,4 +8,6 @@ class DataqualityConfig(AppConfig):
     verbose_name = "Data quality"
 
     def ready(self) -> None:
-        from . import events  # noqa: F401  (event kinds registered at import)
+        from . import events, metrics  # noqa: F401  (event kinds registered at import)
+
+        metrics.register()

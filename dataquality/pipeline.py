@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import metrics
 from .services import tick_check
 
 if TYPE_CHECKING:
@@ -13,4 +14,5 @@ if TYPE_CHECKING:
 
 
 def tick_step(tick: TickContext) -> None:
-    tick_check(tick=tick.number, sim_time=tick.sim_time, is_day_end=tick.slot.is_day_end)
+    run = tick_check(tick=tick.number, sim_time=tick.sim_time, is_day_end=tick.slot.is_day_end)
+    metrics.runs_observe(run)

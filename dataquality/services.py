@@ -89,8 +89,20 @@ def rule_update(
     actor: Any = None,
 ) -> DQRule:
     """Change a rule: validated against the engine's Rule, version bumped, event recorded."""
+    from .queries import params_errors
+
     row = DQRule.objects.select_for_update().get(pk=rule.pk)
+    problems = params_errors(row.code, params or {})
+    if problems:
+        raise DQError({"params": problems})
     new_params = {**row.params, **(params or {})}
+    new_enabled = row.enabled if enabled is None else enabled
+    if (severity or row.severity, new_params, new_enabled) == (
+        row.severity,
+        row.params,
+        row.enabled,
+    ):
+        return row  # nothing changed: no new version
     try:
         Rule(
             code=row.code,
@@ -98,7 +110,7 @@ def rule_update(
             asset_class=row.asset_class,
             severity=severity or row.severity,
             params=new_params,
-            enabled=row.enabled if enabled is None else enabled,
+            enabled=new_enabled,
         )
     except (TypeError, ValueError) as exc:
         raise DQError({"params": [str(exc)]}) from exc
@@ -416,7 +428,7 @@ def _act(
             event_kind,
             rows,
             clock.last_tick or None,
-            clock.sim_time,
+            clock.last_tick_sim_time,
             actor=actor,
             note=note[:200],
             **payload,
@@ -509,8 +521,8 @@ def alert_resolve(alert_ids: Sequence[str], *, actor: Any, note: str = "") -> li
     for a in rows:
         a.status = AlertStatus.RESOLVED
         a.resolved_tick = clock.last_tick or None
-        a.resolved_sim_time = clock.sim_time
-        a.window_end = a.window_end or clock.sim_time
+        a.resolved_sim_time = clock.last_tick_sim_time
+        a.window_end = a.window_end or clock.last_tick_sim_time
         a.resolution = (
             f"resolved by {_actor_name(actor)}: {note}"
             if note

@@ -41,8 +41,9 @@ MODULES: tuple[Module, ...] = (
         "recon",
         "Recon",
         "recon",
-        "Position and trade reconciliation, breaks, aging and workflow (issue 5).",
-        True,
+        "Position and trade reconciliation: the break queue with aging and workflow, "
+        "run reports, file import.",
+        False,
     ),
     Module(
         "reporting",
@@ -62,8 +63,9 @@ MODULES: tuple[Module, ...] = (
         "dataquality",
         "Data quality",
         "dataquality",
-        "Multi-source checks on prices, FX and holdings, alerts and gates (issue 6).",
-        True,
+        "Multi-source checks on prices, FX, holdings and the curve: the heat map, the alert "
+        "queue with its workflow, rules, check runs, the NAV gate.",
+        False,
     ),
     Module(
         "documents",

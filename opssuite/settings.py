@@ -257,6 +257,9 @@ SPECTACULAR_SETTINGS = {
         "ReconRunStatusEnum": "recon.models.RunStatus",
         "BreakStatusEnum": "recon.models.BreakStatus",
         "BreakActionKindEnum": "recon.models.BreakAction.Kind",
+        "AlertStatusEnum": "dataquality.models.AlertStatus",
+        "AlertActionKindEnum": "dataquality.models.AlertAction.Kind",
+        "JournalKindEnum": "ledger.models.EntryKind",
     },
 }
 

@@ -4,6 +4,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import include, path
 
+from dataquality.urls import api_urlpatterns as dataquality_api_urlpatterns
+from recon.urls import api_urlpatterns as recon_api_urlpatterns
+
 from . import views
 from .api import errors as api_errors
 from .auth import any_role_may_post
@@ -26,9 +29,13 @@ urlpatterns = [
     path("", include("simulator.urls")),
     path("", include("book.urls")),
     path("", include("ledger.urls")),
+    path("", include("recon.urls")),
+    path("", include("dataquality.urls")),
     *placeholder_pages,
     path("admin/", admin.site.urls),
     path("metrics", views.metrics, name="metrics"),
+    path("api/", include(recon_api_urlpatterns)),
+    path("api/", include(dataquality_api_urlpatterns)),
     path("api/", include("opssuite.api.urls")),
 ]
 

@@ -24,6 +24,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "opssuite/_overview_status.html", context)
     context["ledger"] = _ledger_tile()
+    context["recon"] = _recon_tile()
+    context["dataquality"] = _dataquality_tile()
     return render(request, "opssuite/overview.html", context)
 
 
@@ -39,6 +41,35 @@ def _ledger_tile() -> dict[str, object]:
         "last_journal": summary["last_journal"],
         "ok": check["ok"],
         "differences": len(check["differences"]),
+    }
+
+
+def _recon_tile() -> dict[str, object]:
+    """Open breaks, escalated ones and the last run (page load only, like the ledger's)."""
+    from recon.models import Break, ReconRun
+
+    last = ReconRun.objects.order_by("-id").values_list("run_id", flat=True).first()
+    return {
+        "open": Break.objects.filter(status="open").count(),
+        "escalated": Break.objects.filter(status="open", escalated=True).count(),
+        "last_run": last,
+    }
+
+
+def _dataquality_tile() -> dict[str, object]:
+    """Active alerts by severity and the last check run (page load only, like the others)."""
+    from dataquality.models import CheckRun
+    from dataquality.queries import active_alert_counts
+
+    counts = active_alert_counts()
+    by_severity = {s: 0 for s in ("critical", "warning", "info")}
+    for (_, severity), n in counts.items():
+        by_severity[severity] = by_severity.get(severity, 0) + n
+    return {
+        "active": sum(counts.values()),
+        "critical": by_severity["critical"],
+        "warning": by_severity["warning"],
+        "last_tick": CheckRun.objects.order_by("-tick").values_list("tick", flat=True).first(),
     }
 
 
