@@ -12,9 +12,12 @@ from .feeds import (
 from .income import (
     corporate_action_announce,
     entitlements_record,
+    entitlements_record_many,
     fee_accrue,
+    fees_accrue_many,
     fees_pay,
     holdings_before,
+    holdings_before_many,
 )
 from .rebuild import RebuildSummary, positions_rebuild
 from .reference import UniverseLoadSummary, universe_load
@@ -36,9 +39,12 @@ __all__ = [
     "corporate_action_apply",
     "corporate_action_announce",
     "entitlements_record",
+    "entitlements_record_many",
     "fee_accrue",
+    "fees_accrue_many",
     "fees_pay",
     "holdings_before",
+    "holdings_before_many",
     "ConfirmationIn",
     "HoldingIn",
     "StatementIn",

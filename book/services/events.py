@@ -26,8 +26,10 @@ def _actor_fields(actor: Any) -> tuple[str, int | None]:
 
 def _validated(
     *, kind: str, source: str, sim_time: dt.datetime | None, payload: dict[str, Any]
-) -> None:
+) -> str:
+    """Check one event's fields; returns its payload serialised (as it is stored)."""
     errors: dict[str, list[str]] = {}
+    text = ""
     if not events.kind_is_known(kind):
         errors["kind"] = [f"unknown event kind {kind!r}: register it in its app's events.py"]
     if source not in events.Source.values:
@@ -35,17 +37,18 @@ def _validated(
     if sim_time is not None and sim_time.tzinfo is None:
         errors["sim_time"] = ["must be timezone-aware"]
     try:
-        json.dumps(payload, cls=DjangoJSONEncoder)
+        text = json.dumps(payload, cls=DjangoJSONEncoder)
     except TypeError as exc:
         errors["payload"] = [f"must be JSON-serialisable: {exc}"]
     if errors:
         raise ValidationError(errors)
+    return text
 
 
 def _event_values(record: dict[str, Any]) -> dict[str, Any]:
     """The columns of one event record, validated as event_record validates."""
     payload = record.get("payload") or {}
-    _validated(
+    text = _validated(
         kind=record["kind"],
         source=record["source"],
         sim_time=record.get("sim_time"),
@@ -63,13 +66,18 @@ def _event_values(record: dict[str, Any]) -> dict[str, Any]:
         "tick": record.get("tick"),
         "sim_time": record.get("sim_time"),
         "payload": payload,
+        "payload_json": text,
     }
 
 
 def events_record_many(records: list[dict[str, Any]]) -> list[Event]:
     """Append many events in one insert (a tick books hundreds of trades); each record
     takes event_record's keyword arguments and is validated the same way."""
-    rows = [Event(**_event_values(record)) for record in records]
+    rows = []
+    for record in records:
+        values = _event_values(record)
+        del values["payload_json"]
+        rows.append(Event(**values))
     return Event.objects.bulk_create(rows, batch_size=500)
 
 
@@ -97,6 +105,7 @@ def events_append_many(records: list[dict[str, Any]]) -> int:
     for record in records:
         values = _event_values(record)
         values["wall_time"] = timezone.now()  # the model's default, taken per event
+        values["payload"] = bulk.JsonText(values["payload_json"])  # serialised once
         rows.append(tuple(values[name] for name in _APPEND_COLUMNS))
     return bulk.rows_insert(Event, _APPEND_COLUMNS, rows)
 

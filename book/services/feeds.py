@@ -42,6 +42,24 @@ class ConfirmationIn:
     received_tick: int | None = None
 
 
+_CONFIRMATION_COLUMNS = (
+    "confirmation_id",
+    "broker_id",
+    "trade_id",
+    "order_id",
+    "ticker",
+    "side",
+    "quantity",
+    "price",
+    "commission",
+    "executed_at",
+    "settlement_date",
+    "source",
+    "received_tick",
+    "received_at",
+)
+
+
 @transaction.atomic
 def confirmations_record(confirmations: list[ConfirmationIn]) -> list[BrokerConfirmation]:
     if not confirmations:
@@ -60,27 +78,27 @@ def confirmations_record(confirmations: list[ConfirmationIn]) -> list[BrokerConf
     if errors:
         raise ValidationError(errors)
     ids = ids_next("C", len(confirmations))
-    rows = BrokerConfirmation.objects.bulk_create(
-        [
-            BrokerConfirmation(
-                confirmation_id=confirmation_id,
-                broker_id=c.broker_id,
-                trade_id=c.trade_id,
-                order_id=c.order_id,
-                ticker=c.ticker,
-                side=c.side,
-                quantity=c.quantity,
-                price=c.price,
-                commission=c.commission,
-                executed_at=c.executed_at,
-                settlement_date=c.settlement_date,
-                source=c.source,
-                received_tick=c.received_tick,
-                received_at=c.received_at,
-            )
-            for confirmation_id, c in zip(ids, confirmations, strict=True)
-        ]
-    )
+    rows = [
+        BrokerConfirmation(
+            confirmation_id=confirmation_id,
+            broker_id=c.broker_id,
+            trade_id=c.trade_id,
+            order_id=c.order_id,
+            ticker=c.ticker,
+            side=c.side,
+            quantity=c.quantity,
+            price=c.price,
+            commission=c.commission,
+            executed_at=c.executed_at,
+            settlement_date=c.settlement_date,
+            source=c.source,
+            received_tick=c.received_tick,
+            received_at=c.received_at,
+        )
+        for confirmation_id, c in zip(ids, confirmations, strict=True)
+    ]
+    # Plain rows (book.bulk): a tick records a few hundred confirmations.
+    bulk.instances_insert(rows, _CONFIRMATION_COLUMNS)
     events_append_many(
         [
             {

@@ -11,11 +11,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
 
-from .. import events
+from .. import bulk, events
 from ..models import (
     ActionKind,
     CashKind,
     CashMovement,
+    CashStatus,
     CorporateAction,
     FeeAccrual,
     IncomeEntitlement,
@@ -25,7 +26,7 @@ from ..models import (
     Position,
     Trade,
 )
-from .events import events_record_many
+from .events import events_append_many, events_record_many
 from .sequences import ids_next
 from .trading import LIVE_STATUSES, ZERO, cash_balances_add, money, plain
 
@@ -151,24 +152,36 @@ def corporate_actions_announce(announcements: list[dict[str, Any]]) -> list[Corp
 def holdings_before(instrument_id: int, day: dt.date) -> dict[int, Decimal]:
     """Each mandate's quantity at the end of the day before `day` (trade-date basis): the
     holders of record for an ex-date of `day`."""
-    held = dict(
-        Position.objects.filter(instrument_id=instrument_id).values_list("mandate_id", "quantity")
-    )
+    return holdings_before_many([instrument_id], day)[instrument_id]
+
+
+def holdings_before_many(instrument_ids: list[int], day: dt.date) -> dict[int, dict[int, Decimal]]:
+    """`holdings_before` for several instruments, in two queries: {instrument: {mandate:
+    quantity}}."""
+    held: dict[int, dict[int, Decimal]] = {i: {} for i in instrument_ids}
+    if not instrument_ids:
+        return held
+    for mandate_id, instrument_id, quantity in Position.objects.filter(
+        instrument_id__in=instrument_ids
+    ).values_list("mandate_id", "instrument_id", "quantity"):
+        held[instrument_id][mandate_id] = quantity
     since = (
         Trade.objects.filter(
-            instrument_id=instrument_id, status__in=LIVE_STATUSES, trade_date__gte=day
+            instrument_id__in=instrument_ids, status__in=LIVE_STATUSES, trade_date__gte=day
         )
-        .values("mandate_id")
+        .values("instrument_id", "mandate_id")
         .annotate(
             bought=Sum("quantity", filter=Q(side="buy")),
             sold=Sum("quantity", filter=Q(side="sell")),
         )
+        .order_by()
     )
     for row in since:
-        held[row["mandate_id"]] = (
-            held.get(row["mandate_id"], ZERO) - (row["bought"] or ZERO) + (row["sold"] or ZERO)
+        of = held[row["instrument_id"]]
+        of[row["mandate_id"]] = (
+            of.get(row["mandate_id"], ZERO) - (row["bought"] or ZERO) + (row["sold"] or ZERO)
         )
-    return {m: q for m, q in held.items() if q > 0}
+    return {i: {m: q for m, q in of.items() if q > 0} for i, of in held.items()}
 
 
 @transaction.atomic
@@ -186,14 +199,80 @@ def entitlements_record(
 ) -> list[IncomeEntitlement]:
     """Accrue what each holder is owed (amount_per_unit per unit; bonds: per unit of face)
     and project the cash for the pay date. Idempotent per mandate, instrument, kind, date."""
-    if kind not in IncomeKind.values:
-        raise ValidationError({"kind": [f"must be one of {', '.join(IncomeKind.values)}"]})
-    done = set(
-        IncomeEntitlement.objects.filter(
-            instrument=instrument, kind=kind, ex_date=ex_date, mandate_id__in=holders
-        ).values_list("mandate_id", flat=True)
+    return entitlements_record_many(
+        [
+            {
+                "instrument": instrument,
+                "kind": kind,
+                "ex_date": ex_date,
+                "pay_date": pay_date,
+                "amount_per_unit": amount_per_unit,
+                "holders": holders,
+                "corporate_action": corporate_action,
+                "tick": tick,
+                "sim_time": sim_time,
+            }
+        ]
     )
-    todo = sorted((m, q) for m, q in holders.items() if m not in done and q > 0)
+
+
+_ENTITLEMENT_COLUMNS = (
+    "income_id",
+    "mandate_id",
+    "instrument_id",
+    "kind",
+    "corporate_action_id",
+    "ex_date",
+    "pay_date",
+    "quantity",
+    "amount",
+    "currency_id",
+    "status",
+)
+_INCOME_CASH_COLUMNS = (
+    "mandate_id",
+    "currency_id",
+    "amount",
+    "kind",
+    "reference",
+    "value_date",
+    "status",
+    "tick",
+)
+
+
+@transaction.atomic
+def entitlements_record_many(items: list[dict[str, Any]]) -> list[IncomeEntitlement]:
+    """`entitlements_record` for many dividends or coupons at once (each item takes its
+    keyword arguments), in order: the same rows, ids and events as one call an item, in a
+    fixed number of queries (a close accrues dozens of dividends)."""
+    for item in items:
+        if item["kind"] not in IncomeKind.values:
+            raise ValidationError({"kind": [f"must be one of {', '.join(IncomeKind.values)}"]})
+    keys = {
+        (item["instrument"].pk, item["kind"], item["ex_date"], mandate_id)
+        for item in items
+        for mandate_id in item["holders"]
+    }
+    done = set()
+    if keys:
+        done = {
+            key
+            for key in IncomeEntitlement.objects.filter(
+                instrument_id__in={k[0] for k in keys},
+                kind__in={k[1] for k in keys},
+                ex_date__in={k[2] for k in keys},
+                mandate_id__in={k[3] for k in keys},
+            ).values_list("instrument_id", "kind", "ex_date", "mandate_id")
+            if key in keys
+        }
+    todo = [
+        (item, mandate_id, quantity)
+        for item in items
+        for mandate_id, quantity in sorted(item["holders"].items())
+        if (item["instrument"].pk, item["kind"], item["ex_date"], mandate_id) not in done
+        and quantity > 0
+    ]
     if not todo:
         return []
     ids = ids_next("I", len(todo))
@@ -201,56 +280,61 @@ def entitlements_record(
         IncomeEntitlement(
             income_id=income_id,
             mandate_id=mandate_id,
-            instrument=instrument,
-            kind=kind,
-            corporate_action=corporate_action,
-            ex_date=ex_date,
-            pay_date=pay_date,
+            instrument=item["instrument"],
+            kind=item["kind"],
+            corporate_action=item.get("corporate_action"),
+            ex_date=item["ex_date"],
+            pay_date=item["pay_date"],
             quantity=quantity,
-            amount=money(quantity * amount_per_unit),
-            currency_id=instrument.currency_id,
+            amount=money(quantity * item["amount_per_unit"]),
+            currency_id=item["instrument"].currency_id,
         )
-        for income_id, (mandate_id, quantity) in zip(ids, todo, strict=True)
+        for income_id, (item, mandate_id, quantity) in zip(ids, todo, strict=True)
     ]
-    IncomeEntitlement.objects.bulk_create(rows)
-    CashMovement.objects.bulk_create(
+    bulk.instances_insert(rows, _ENTITLEMENT_COLUMNS)
+    bulk.rows_insert(
+        CashMovement,
+        _INCOME_CASH_COLUMNS,
         [
-            CashMovement(
-                mandate_id=row.mandate_id,
-                currency_id=row.currency_id,
-                amount=row.amount,
-                kind=CashKind.DIVIDEND if kind == IncomeKind.DIVIDEND else CashKind.COUPON,
-                reference=row.income_id,
-                value_date=pay_date,
-                tick=tick,
+            (
+                row.mandate_id,
+                row.currency_id,
+                row.amount,
+                CashKind.DIVIDEND.value
+                if row.kind == IncomeKind.DIVIDEND
+                else CashKind.COUPON.value,
+                row.income_id,
+                row.pay_date,
+                CashStatus.PROJECTED.value,
+                item.get("tick"),
             )
-            for row in rows
-        ]
+            for row, (item, _, _) in zip(rows, todo, strict=True)
+        ],
     )
     cash_balances_add([(r.mandate_id, r.currency_id, ZERO, r.amount) for r in rows])
     codes = dict(
-        Mandate.objects.filter(pk__in=[r.mandate_id for r in rows]).values_list("pk", "code")
+        Mandate.objects.filter(pk__in={r.mandate_id for r in rows}).values_list("pk", "code")
     )  # noqa: E501
-    events_record_many(
+    events_append_many(
         [
             {
                 "kind": events.INCOME_ACCRUED,
                 "source": events.Source.BOOK,
-                "instrument": instrument.ticker,
+                "instrument": item["instrument"].ticker,
                 "mandate": codes[r.mandate_id],
-                "tick": tick,
-                "sim_time": sim_time,
+                "tick": item.get("tick"),
+                "sim_time": item.get("sim_time"),
                 "payload": {
                     "income_id": r.income_id,
-                    "kind": kind,
+                    "kind": item["kind"],
                     "quantity": str(r.quantity),
                     "amount": str(r.amount),
                     "currency": r.currency_id,
-                    "ex_date": ex_date.isoformat(),
-                    "pay_date": pay_date.isoformat(),
+                    "ex_date": item["ex_date"].isoformat(),
+                    "pay_date": item["pay_date"].isoformat(),
                 },
             }
-            for r in rows
+            for r, (item, _, _) in zip(rows, todo, strict=True)
         ]
     )
     return rows
@@ -298,6 +382,74 @@ def fee_accrue(
         ]
     )
     return accrual
+
+
+_FEE_COLUMNS = (
+    "mandate_id",
+    "accrual_date",
+    "nav_basis",
+    "rate",
+    "amount",
+    "currency_id",
+    "paid",
+)
+
+
+@transaction.atomic
+def fees_accrue_many(
+    accruals: list[tuple[Mandate, dt.date, Decimal]], *, tick: int | None = None, actor: Any = None
+) -> int:
+    """`fee_accrue` for many (mandate, accrual date, NAV basis) at once, in order: the same
+    rows and events, in a fixed number of queries. Returns how many were accrued."""
+    for _, _, nav_basis in accruals:
+        if nav_basis < 0:
+            raise ValidationError({"nav_basis": ["must not be negative"]})
+    if not accruals:
+        return 0
+    existing = set(
+        FeeAccrual.objects.filter(
+            mandate_id__in={m.pk for m, _, _ in accruals},
+            accrual_date__in={d for _, d, _ in accruals},
+        ).values_list("mandate_id", "accrual_date")
+    )
+    rows, records = [], []
+    for mandate, accrual_date, nav_basis in accruals:
+        if (mandate.pk, accrual_date) in existing:
+            continue
+        existing.add((mandate.pk, accrual_date))
+        amount = (nav_basis * mandate.management_fee_rate / Decimal(365)).quantize(
+            Decimal("0.0001"), rounding=ROUND_HALF_EVEN
+        )
+        basis = money(nav_basis)
+        rows.append(
+            (
+                mandate.pk,
+                accrual_date,
+                basis,
+                mandate.management_fee_rate,
+                amount,
+                mandate.base_currency_id,
+                False,
+            )
+        )
+        records.append(
+            {
+                "kind": events.FEE_ACCRUED,
+                "source": events.Source.BOOK,
+                "actor": actor,
+                "mandate": mandate.code,
+                "tick": tick,
+                "payload": {
+                    "date": accrual_date.isoformat(),
+                    # as the stored row reads back (4 dp), like fee_accrue's
+                    "nav_basis": str(basis),
+                    "amount": str(amount),
+                },
+            }
+        )
+    bulk.rows_insert(FeeAccrual, _FEE_COLUMNS, rows)
+    events_append_many(records)
+    return len(rows)
 
 
 @transaction.atomic

@@ -50,25 +50,27 @@ def settlements_process(
     other projected cash (flows, income, fees). Trades named in `failed_trade_ids` fail
     to settle today: they stay due, and settle on a later day."""
     # Plain tuples, not instances: after a few days thousands of trades fall due at once.
+    # The updates name the same rows by the same conditions (one set-based statement each,
+    # in this transaction), not by a list of thousands of ids.
+    due_trades = Trade.objects.filter(status__in=SETTLEABLE, settlement_date__lte=as_of).exclude(
+        trade_id__in=failed_trade_ids
+    )
     due = list(
-        Trade.objects.filter(status__in=SETTLEABLE, settlement_date__lte=as_of)
-        .exclude(trade_id__in=failed_trade_ids)
-        .order_by("id")
-        .values_list("id", "trade_id", "instrument__ticker", "mandate__code", "settlement_date")
+        due_trades.order_by("id").values_list(
+            "trade_id", "instrument__ticker", "mandate__code", "settlement_date"
+        )
     )
     failed = Trade.objects.filter(
         status__in=SETTLEABLE, settlement_date__lte=as_of, trade_id__in=failed_trade_ids
     ).count()
-    due_ids = [pk for pk, *_ in due]
-    Trade.objects.filter(pk__in=due_ids).update(status=TradeStatus.SETTLED)
-    moves = list(
-        CashMovement.objects.filter(status=CashStatus.PROJECTED, value_date__lte=as_of)
-        .exclude(kind=CashKind.TRADE, trade__trade_id__in=failed_trade_ids)
-        .values_list("id", "mandate_id", "currency_id", "amount", "kind", "reference")
-    )
-    CashMovement.objects.filter(pk__in=[m[0] for m in moves]).update(status=CashStatus.SETTLED)
+    due_trades.update(status=TradeStatus.SETTLED)
+    due_moves = CashMovement.objects.filter(
+        status=CashStatus.PROJECTED, value_date__lte=as_of
+    ).exclude(kind=CashKind.TRADE, trade__trade_id__in=failed_trade_ids)
+    moves = list(due_moves.values_list("mandate_id", "currency_id", "amount", "kind", "reference"))
+    due_moves.update(status=CashStatus.SETTLED)
     cash_balances_add(
-        [(mandate_id, currency, amount, ZERO) for _, mandate_id, currency, amount, *_ in moves]
+        [(mandate_id, currency, amount, ZERO) for mandate_id, currency, amount, *_ in moves]
     )
     IncomeEntitlement.objects.filter(
         status=IncomeStatus.ACCRUED,
@@ -93,7 +95,7 @@ def settlements_process(
                     "as_of": as_of.isoformat(),
                 },
             }
-            for _, trade_id, ticker, code, settlement_date in due
+            for trade_id, ticker, code, settlement_date in due
         ]
     )
     return SettlementSummary(len(due), failed, len(moves))

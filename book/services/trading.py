@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from .. import bulk, calendar, events, lots
 from ..models import (
@@ -62,6 +63,11 @@ LIVE_STATUSES = (
     TradeStatus.AMENDED,
     TradeStatus.SETTLED,
 )
+
+
+# The choices' values, read once (`.values` builds a new list at every call).
+_SIDES = frozenset(Side.values)
+_SOURCES = frozenset(TradeSource.values)
 
 
 def money(value: Decimal) -> Decimal:
@@ -176,7 +182,7 @@ def _validate(
         errors["broker"] = ["unknown broker"]
     if not trader_ok:
         errors["trader"] = ["unknown trader"]
-    if request.side not in Side.values:
+    if request.side not in _SIDES:
         errors["side"] = ["must be buy or sell"]
     if not isinstance(request.quantity, Decimal) or request.quantity <= 0:
         errors["quantity"] = ["must be a positive decimal"]
@@ -186,7 +192,7 @@ def _validate(
         errors["commission"] = ["must not be negative"]
     if request.fees < 0:
         errors["fees"] = ["must not be negative"]
-    if request.source not in TradeSource.values:
+    if request.source not in _SOURCES:
         errors["source"] = [f"must be one of {', '.join(TradeSource.values)}"]
     if request.trade_time.tzinfo is None:
         errors["trade_time"] = ["must be timezone-aware"]
@@ -291,57 +297,67 @@ def trades_book(requests: list[TradeRequest], *, actor: Any = None) -> list[Trad
         raise ValidationError(all_errors)
 
     trade_ids = ids_next("T", len(requests))
+    booked_at = timezone.now()
     trades = []
     for trade_id, request in zip(trade_ids, requests, strict=True):
         instrument = instruments[request.instrument_id]
         econ = trade_economics(request, instrument, brokers[request.broker_id])
-        trades.append(
-            Trade(
-                trade_id=trade_id,
-                mandate=mandates[request.mandate_id],
-                instrument=instrument,
-                side=request.side,
-                quantity=request.quantity,
-                price=request.price,
-                gross=econ.gross,
-                commission=econ.commission,
-                fees=econ.fees,
-                accrued_interest=econ.accrued_interest,
-                net=econ.net,
-                currency_id=instrument.currency_id,
-                trade_time=request.trade_time,
-                trade_date=econ.trade_date,
-                settlement_date=econ.settlement_date,
-                broker=brokers[request.broker_id],
-                trader=traders[request.trader_id],
-                order_id=request.order_id,
-                execution_id=request.execution_id,
-                source=request.source,
-                status=request.status,
-                tick=request.tick,
-            )
+        trade = Trade(
+            trade_id=trade_id,
+            mandate_id=request.mandate_id,
+            instrument_id=request.instrument_id,
+            side=request.side,
+            quantity=request.quantity,
+            price=request.price,
+            gross=econ.gross,
+            commission=econ.commission,
+            fees=econ.fees,
+            accrued_interest=econ.accrued_interest,
+            net=econ.net,
+            currency_id=instrument.currency_id,
+            trade_time=request.trade_time,
+            trade_date=econ.trade_date,
+            settlement_date=econ.settlement_date,
+            broker_id=request.broker_id,
+            trader_id=request.trader_id,
+            order_id=request.order_id,
+            execution_id=request.execution_id,
+            source=request.source,
+            status=request.status,
+            tick=request.tick,
+            booked_at=booked_at,
         )
-    Trade.objects.bulk_create(trades, batch_size=500)
-    if any(t.pk is None for t in trades):  # backends that return no ids from bulk inserts
-        by_id = Trade.objects.in_bulk(trade_ids, field_name="trade_id")
-        for trade in trades:
-            trade.pk = by_id[trade.trade_id].pk
+        # The related rows already read, cached on the trade as passing them would (their
+        # ids above are cheaper to set than the instances, through the descriptors).
+        trade._state.fields_cache.update(
+            mandate=mandates[request.mandate_id],
+            instrument=instrument,
+            broker=brokers[request.broker_id],
+            trader=traders[request.trader_id],
+        )
+        trades.append(trade)
+    _trades_insert(trades)
     actor_name = _actor_name(actor)
-    TradeVersion.objects.bulk_create(
+    # Versions, lots' reliefs, cash movements and events are written as plain rows (COPY on
+    # PostgreSQL, book.bulk): nothing needs their ids back. Trades and new lots do, so their
+    # ids are taken first from the tables' sequences (bulk.rows_insert_ids).
+    bulk.rows_insert(
+        TradeVersion,
+        _VERSION_COLUMNS,
         [
-            TradeVersion(
-                trade=t,
-                version=1,
-                status=t.status,
-                terms=_terms(t),
-                reason="booked",
-                actor=actor_name,
-                tick=t.tick,
-                sim_time=request.sim_time or t.trade_time,
+            (
+                t.pk,
+                1,
+                t.status,
+                _terms(t),
+                "booked",
+                actor_name,
+                t.tick,
+                request.sim_time or t.trade_time,
+                booked_at,
             )
             for t, request in zip(trades, requests, strict=True)
         ],
-        batch_size=500,
     )
     out_of_order = _apply_to_holdings(trades, instruments)
     for mandate_id, instrument_id in sorted(out_of_order):
@@ -373,6 +389,51 @@ def trades_book(requests: list[TradeRequest], *, actor: Any = None) -> list[Trad
         ]
     )
     return trades
+
+
+_TRADE_COLUMNS = (
+    "trade_id",
+    "version",
+    "mandate_id",
+    "instrument_id",
+    "side",
+    "quantity",
+    "price",
+    "gross",
+    "commission",
+    "fees",
+    "accrued_interest",
+    "net",
+    "currency_id",
+    "trade_time",
+    "trade_date",
+    "settlement_date",
+    "broker_id",
+    "trader_id",
+    "order_id",
+    "execution_id",
+    "source",
+    "status",
+    "tick",
+    "booked_at",
+)
+_VERSION_COLUMNS = (
+    "trade_id",
+    "version",
+    "status",
+    "terms",
+    "reason",
+    "actor",
+    "tick",
+    "sim_time",
+    "recorded_at",
+)
+
+
+def _trades_insert(trades: list[Trade]) -> None:
+    """Insert new trades (every column set, booked_at included) and give them their ids:
+    what bulk_create does, without preparing each instance's fields through the ORM."""
+    bulk.instances_insert(trades, _TRADE_COLUMNS)
 
 
 def trade_book(*, actor: Any = None, **fields: Any) -> Trade:
@@ -424,7 +485,8 @@ def _apply_to_holdings(
     }
     out_of_order: set[tuple[int, int]] = set()
 
-    new_lot_rows: dict[int, TaxLot] = {}  # temporary negative id -> unsaved row
+    # temporary negative id -> the new lot's columns (_LOT_COLUMNS but open_quantity)
+    new_lot_rows: dict[int, tuple[Any, ...]] = {}
     pending_reliefs: list[tuple[lots.Relief, Trade]] = []
     realized: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     next_temp = -1
@@ -448,14 +510,13 @@ def _apply_to_holdings(
         if result.new_lot is not None:
             temp_id = next_temp
             next_temp -= 1
-            new_lot_rows[temp_id] = TaxLot(
-                mandate_id=trade.mandate_id,
-                instrument_id=trade.instrument_id,
-                opening_trade=trade,
-                open_date=result.new_lot.open_date,
-                original_quantity=result.new_lot.quantity,
-                open_quantity=result.new_lot.quantity,
-                unit_cost=result.new_lot.unit_cost,
+            new_lot_rows[temp_id] = (
+                trade.mandate_id,
+                trade.instrument_id,
+                trade.pk,
+                result.new_lot.open_date,
+                result.new_lot.quantity,
+                result.new_lot.unit_cost,
             )
             remaining.append(
                 lots.Lot(
@@ -478,25 +539,26 @@ def _apply_to_holdings(
         if quantity != stored:
             changed.append((quantity, lot_id))
     bulk.rows_update(TaxLot, ["open_quantity"], changed)
-    for temp_id, row in new_lot_rows.items():
-        row.open_quantity = left.get(temp_id, ZERO)
-    created = TaxLot.objects.bulk_create(list(new_lot_rows.values()), batch_size=500)
-    if any(row.pk is None for row in created):
-        raise RuntimeError("the database returned no ids from a bulk insert of tax lots")
-    real_id = {temp: row.pk for temp, row in zip(new_lot_rows, created, strict=True)}
-    LotRelief.objects.bulk_create(
+    created = bulk.rows_insert_ids(
+        TaxLot,
+        _LOT_COLUMNS,
+        [(*row, left.get(temp_id, ZERO)) for temp_id, row in new_lot_rows.items()],
+    )
+    real_id = dict(zip(new_lot_rows, created, strict=True))
+    bulk.rows_insert(
+        LotRelief,
+        _RELIEF_COLUMNS,
         [
-            LotRelief(
-                lot_id=real_id.get(relief.lot_id, relief.lot_id),
-                closing_trade=trade,
-                quantity=relief.quantity,
-                unit_cost=relief.unit_cost,
-                unit_proceeds=relief.unit_proceeds,
-                realized_pnl=relief.realized_pnl,
+            (
+                real_id.get(relief.lot_id, relief.lot_id),
+                trade.pk,
+                relief.quantity,
+                relief.unit_cost,
+                relief.unit_proceeds,
+                relief.realized_pnl,
             )
             for relief, trade in pending_reliefs
         ],
-        batch_size=500,
     )
 
     last_tick = {(t.mandate_id, t.instrument_id): t.tick for t in keyed}
@@ -506,14 +568,14 @@ def _apply_to_holdings(
         position = positions.get(key)
         if position is None:
             to_create.append(
-                Position(
-                    mandate_id=key[0],
-                    instrument_id=key[1],
-                    quantity=quantity,
-                    cost_basis=money(cost),
-                    realized_pnl=realized[key],
-                    updated_tick=last_tick[key],
-                    latest_date=latest[key],
+                (
+                    key[0],
+                    key[1],
+                    quantity,
+                    money(cost),
+                    realized[key],
+                    last_tick[key],
+                    latest[key],
                 )
             )
         else:
@@ -528,13 +590,52 @@ def _apply_to_holdings(
                     pk,
                 )
             )
-    Position.objects.bulk_create(to_create, batch_size=500)
+    bulk.rows_insert(Position, _POSITION_COLUMNS, to_create)
     bulk.rows_update(
         Position,
         ["quantity", "cost_basis", "realized_pnl", "updated_tick", "latest_date"],
         to_update,
     )
     return out_of_order
+
+
+_LOT_COLUMNS = (
+    "mandate_id",
+    "instrument_id",
+    "opening_trade_id",
+    "open_date",
+    "original_quantity",
+    "unit_cost",
+    "open_quantity",
+)
+_RELIEF_COLUMNS = (
+    "lot_id",
+    "closing_trade_id",
+    "quantity",
+    "unit_cost",
+    "unit_proceeds",
+    "realized_pnl",
+)
+_POSITION_COLUMNS = (
+    "mandate_id",
+    "instrument_id",
+    "quantity",
+    "cost_basis",
+    "realized_pnl",
+    "updated_tick",
+    "latest_date",
+)
+_CASH_COLUMNS = (
+    "mandate_id",
+    "currency_id",
+    "amount",
+    "kind",
+    "trade_id",
+    "reference",
+    "value_date",
+    "status",
+    "tick",
+)
 
 
 def _pairs_filter(keys: set[tuple[int, int]]) -> Q:
@@ -554,20 +655,20 @@ def _cash_book(trades: list[Trade], instruments: dict[int, Instrument]) -> None:
     for trade in trades:
         for currency, amount in _cash_legs(trade, instruments[trade.instrument_id]):
             movements.append(
-                CashMovement(
-                    mandate_id=trade.mandate_id,
-                    currency_id=currency,
-                    amount=money(amount),
-                    kind=CashKind.TRADE,
-                    trade=trade,
-                    reference=trade.trade_id,
-                    value_date=trade.settlement_date,
-                    status=CashStatus.PROJECTED,
-                    tick=trade.tick,
+                (
+                    trade.mandate_id,
+                    currency,
+                    money(amount),
+                    CashKind.TRADE.value,
+                    trade.pk,
+                    trade.trade_id,
+                    trade.settlement_date,
+                    CashStatus.PROJECTED.value,
+                    trade.tick,
                 )
             )
-    CashMovement.objects.bulk_create(movements, batch_size=500)
-    cash_balances_add([(m.mandate_id, m.currency_id, ZERO, m.amount) for m in movements])
+    bulk.rows_insert(CashMovement, _CASH_COLUMNS, movements)
+    cash_balances_add([(m[0], m[1], ZERO, m[2]) for m in movements])
 
 
 def cash_balances_add(deltas: list[tuple[int, str, Decimal, Decimal]]) -> None:

@@ -93,3 +93,51 @@ def test_plain_writes_still_meet_the_tables_rules(ref):
             ["mandate_id", "instrument_id", "quantity", "cost_basis", "realized_pnl"],
             [(ref.mandate.pk, ref.equity.pk, D(1), D(0), D(0))] * 2,
         )
+
+
+def test_rows_insert_ids_returns_the_new_rows_keys_in_order(ref):
+    # GIVEN positions to insert as plain rows
+    rows = [
+        (ref.mandate.pk, ref.equity.pk, D("1.5"), D(0), D(0), 3, dt.date(2015, 3, 2)),
+        (ref.mandate.pk, ref.equity2.pk, D("-2"), D("7.25"), D(1), None, None),
+    ]
+    columns = [
+        "mandate_id",
+        "instrument_id",
+        "quantity",
+        "cost_basis",
+        "realized_pnl",
+        "updated_tick",
+        "latest_date",
+    ]
+    # WHEN they are inserted with their keys asked back
+    ids = bulk.rows_insert_ids(Position, columns, rows)
+    # THEN each key names the row given at its place, and later inserts get later keys
+    assert [Position.objects.values_list(*columns).get(pk=pk) for pk in ids] == rows
+    assert ids == sorted(ids)
+    later = Position.objects.create(mandate=ref.other_mandate, instrument=ref.equity)
+    assert later.pk > ids[-1]
+    assert bulk.rows_insert_ids(Position, columns, []) == []
+
+
+def test_updates_take_the_last_values_given_and_calls_do_not_leak(ref):
+    # GIVEN two positions and a balance, updated twice in one transaction
+    a = Position.objects.create(mandate=ref.mandate, instrument=ref.equity, quantity=D(1))
+    b = Position.objects.create(mandate=ref.mandate, instrument=ref.equity2, quantity=D(2))
+    balance = CashBalance.objects.create(mandate=ref.mandate, currency_id="USD")
+    with transaction.atomic():
+        bulk.rows_update(Position, ["quantity"], [(D(5), a.pk), (D(6), b.pk), (D(7), a.pk)])
+        bulk.rows_update(Position, ["quantity"], [(D(8), b.pk)])
+        bulk.rows_add(
+            CashBalance,
+            ["settled", "projected"],
+            ["mandate", "currency"],
+            [(D(1), D(2), ref.mandate.pk, "USD")],
+        )
+    # THEN the last value given for a row wins, and nothing of the first call leaks into
+    # the second
+    a.refresh_from_db()
+    b.refresh_from_db()
+    balance.refresh_from_db()
+    assert (a.quantity, b.quantity) == (D(7), D(8))
+    assert (balance.settled, balance.projected) == (D(1), D(2))

@@ -263,35 +263,59 @@ def _orders_create(
     ):  # noqa: E501
         broker = book.brokers[int(rng.integers(len(book.brokers)))]
         trader = book.traders[int(rng.integers(len(book.traders)))]
-        order = Order(
-            order_id=order_id,
-            mandate=book.mandates[group[0].mandate_code] if len(group) == 1 else None,
-            instrument_id=instrument_id,
-            side=side,
-            quantity=sum(i.quantity for i in group),
-            time_in_force=TimeInForce.DAY,
-            broker=broker,
-            trader=trader,
-            reason=(
-                "fx funding"
-                if asset_classes[instrument_id] == "fx"
-                else ("rebalance" if rebalance else "tactical")
-            ),
-            trade_date=slot.sim_date,
-            created_tick=slot.number,
-            created_sim_time=slot.sim_time,
+        orders.append(
+            (
+                order_id,
+                book.mandates[group[0].mandate_code].pk if len(group) == 1 else None,
+                instrument_id,
+                side,
+                sum(i.quantity for i in group),
+                Decimal(0),
+                TimeInForce.DAY.value,
+                OrderStatus.OPEN.value,
+                broker.pk,
+                trader.pk,
+                (
+                    "fx funding"
+                    if asset_classes[instrument_id] == "fx"
+                    else ("rebalance" if rebalance else "tactical")
+                ),
+                slot.sim_date,
+                slot.number,
+                slot.sim_time,
+            )
         )
-        orders.append(order)
         if len(group) > 1:
+            # (index of the order, mandate, quantity): the order's id is known once stored
             targets_rows += [
-                AllocationTarget(
-                    order=order, mandate=book.mandates[i.mandate_code], quantity=i.quantity
-                )  # noqa: E501
-                for i in group
+                (len(orders) - 1, book.mandates[i.mandate_code].pk, i.quantity) for i in group
             ]
-    Order.objects.bulk_create(orders)
-    AllocationTarget.objects.bulk_create(targets_rows)
+    # Plain rows (book.bulk), the orders' ids taken up front for their allocation targets.
+    order_pks = bulk.rows_insert_ids(Order, _ORDER_COLUMNS, orders)
+    bulk.rows_insert(
+        AllocationTarget,
+        ["order_id", "mandate_id", "quantity"],
+        [(order_pks[index], mandate_id, quantity) for index, mandate_id, quantity in targets_rows],
+    )
     return len(orders)
+
+
+_ORDER_COLUMNS = (
+    "order_id",
+    "mandate_id",
+    "instrument_id",
+    "side",
+    "quantity",
+    "filled_quantity",
+    "time_in_force",
+    "status",
+    "broker_id",
+    "trader_id",
+    "reason",
+    "trade_date",
+    "created_tick",
+    "created_sim_time",
+)
 
 
 def _settling_before_maturity(
@@ -356,33 +380,78 @@ def _fx_funding(
     return funding
 
 
+@dataclass(slots=True)
+class _OpenOrder:
+    """An open order as the fill step needs it (a plain row: hundreds are open a tick)."""
+
+    pk: int
+    order_id: str
+    mandate_id: int | None
+    instrument_id: int
+    side: str
+    quantity: Decimal
+    filled_quantity: Decimal
+    time_in_force: str
+    broker_id: int
+    trader_id: int
+    status: str
+    asset_class: str
+
+
+_OPEN_ORDER_COLUMNS = (
+    "id",
+    "order_id",
+    "mandate_id",
+    "instrument_id",
+    "side",
+    "quantity",
+    "filled_quantity",
+    "time_in_force",
+    "broker_id",
+    "trader_id",
+    "status",
+    "instrument__asset_class",
+)
+_EXECUTION_COLUMNS = (
+    "execution_id",
+    "order_id",
+    "quantity",
+    "price",
+    "mid_price",
+    "executed_at",
+    "tick",
+    "venue",
+)
+
+
 def _execute(
     *, slot: TickSlot, seed: int, market_tick: MarketTick, tick_minutes: int
 ) -> tuple[int, int]:  # noqa: E501
     """Fill open orders for this tick; book what single orders filled; allocate blocks that
     completed (or, at the close, whatever a block filled before it expired)."""
     rng = _rng(seed, slot, 3)
-    orders = list(
-        Order.objects.filter(status__in=OPEN)
-        .select_related("instrument", "mandate")
-        .prefetch_related("targets__mandate")
+    orders = [
+        _OpenOrder(*row)
+        for row in Order.objects.filter(status__in=OPEN)
         .order_by("id")
-    )
+        .values_list(*_OPEN_ORDER_COLUMNS)
+    ]
     if not orders:
         return 0, 0
     execution_ids = iter(ids_next("X", len(orders)))
-    executions: list[Execution] = []
-    singles: list[tuple[Order, Execution]] = []
-    touched: list[Order] = []
-    to_allocate: list[Order] = []
+    # (execution_id, order, quantity, price, mid, executed_at, tick, venue) per fill
+    executions: list[tuple[Any, ...]] = []
+    singles: list[tuple[_OpenOrder, int]] = []  # (order, index of its fill)
+    touched: list[_OpenOrder] = []
+    to_allocate: list[_OpenOrder] = []
     tick_start = slot.sim_time - dt.timedelta(minutes=tick_minutes)
     for order in orders:
-        asset_class = order.instrument.asset_class
+        asset_class = order.asset_class
         mid = market_tick.prices.get(order.instrument_id)
         quantity = Decimal(0)
         if mid and not np.isnan(mid):
             quantity = activity.fill_quantity(
-                remaining=order.remaining_quantity,
+                remaining=order.quantity - order.filled_quantity,
                 original=order.quantity,
                 lot=activity.LOT[asset_class],
                 rng=rng,
@@ -393,20 +462,21 @@ def _execute(
             )
             millis = int(rng.integers(0, tick_minutes * 60_000))
             executed_at = tick_start + dt.timedelta(milliseconds=millis)
-            execution = Execution(
-                execution_id=next(execution_ids),
-                order=order,
-                quantity=quantity,
-                price=price,
-                mid_price=Decimal(str(round(mid, 8))),
-                executed_at=executed_at,
-                tick=slot.number,
-                venue="XNYS" if asset_class == "equity" else "OTC",
+            executions.append(
+                (
+                    next(execution_ids),
+                    order.pk,
+                    quantity,
+                    price,
+                    Decimal(str(round(mid, 8))),
+                    executed_at,
+                    slot.number,
+                    "XNYS" if asset_class == "equity" else "OTC",
+                )
             )
-            executions.append(execution)
             order.filled_quantity += quantity
             if order.mandate_id is not None:
-                singles.append((order, execution))
+                singles.append((order, len(executions) - 1))
         done = order.filled_quantity >= order.quantity
         expired = slot.is_day_end and order.time_in_force == TimeInForce.DAY and not done
         if done:
@@ -419,47 +489,58 @@ def _execute(
             touched.append(order)
         if order.mandate_id is None and (done or expired) and order.filled_quantity > 0:
             to_allocate.append(order)
-    Execution.objects.bulk_create(executions)
-    # One plain UPDATE a order (book.bulk): Django's bulk_update builds a CASE WHEN per row.
+    # Plain rows (book.bulk), ids taken up front: each single-mandate fill's trade points
+    # at its fill.
+    fill_pks = bulk.rows_insert_ids(Execution, _EXECUTION_COLUMNS, executions)
     bulk.rows_update(
         Order,
         ["filled_quantity", "status"],
         [(order.filled_quantity, order.status, order.pk) for order in touched],
     )
-    # Executions have ids now: each single-mandate fill is a trade pointing at its fill.
-    requests = [_single_request(order, execution, slot) for order, execution in singles]
+    requests = [
+        _single_request(order, executions[index], fill_pks[index], slot) for order, index in singles
+    ]
     requests += _allocations(to_allocate, slot)
     trades = trades_book(requests) if requests else []
     return len(executions), len(trades)
 
 
-def _single_request(order: Order, execution: Execution, slot: TickSlot) -> TradeRequest:
+def _single_request(
+    order: _OpenOrder, execution: tuple[Any, ...], execution_pk: int, slot: TickSlot
+) -> TradeRequest:
+    execution_id, _, quantity, price, _, executed_at, _, _ = execution
     return TradeRequest(
         mandate_id=order.mandate_id,
         instrument_id=order.instrument_id,
         side=order.side,
-        quantity=execution.quantity,
-        price=execution.price,
-        trade_time=execution.executed_at,
+        quantity=quantity,
+        price=price,
+        trade_time=executed_at,
         broker_id=order.broker_id,
         trader_id=order.trader_id,
         source=TradeSource.SIMULATOR,
         order_id=order.pk,
-        execution_id=execution.pk,
+        execution_id=execution_pk,
         tick=slot.number,
-        payload={"order_id": order.order_id, "execution_id": execution.execution_id},
+        payload={"order_id": order.order_id, "execution_id": execution_id},
     )
 
 
-def _allocations(orders: list[Order], slot: TickSlot) -> list[TradeRequest]:  # noqa: E501
+def _allocations(orders: list[_OpenOrder], slot: TickSlot) -> list[TradeRequest]:  # noqa: E501
     """One trade per mandate of each finished block, at the block's average price."""
     if not orders:
         return []
+    pks = [order.pk for order in orders]
     fills: dict[int, list[tuple[Decimal, Decimal, dt.datetime]]] = defaultdict(list)
-    for execution in Execution.objects.filter(order__in=orders).values_list(
+    for execution in Execution.objects.filter(order_id__in=pks).values_list(
         "order_id", "quantity", "price", "executed_at"
     ):  # noqa: E501
         fills[execution[0]].append(execution[1:])
+    targets_of: dict[int, list[tuple[int, str, Decimal]]] = defaultdict(list)
+    for order_pk, mandate_id, code, quantity in AllocationTarget.objects.filter(
+        order_id__in=pks
+    ).values_list("order_id", "mandate_id", "mandate__code", "quantity"):
+        targets_of[order_pk].append((mandate_id, code, quantity))
     requests = []
     for order in orders:
         filled = sum(q for q, _, _ in fills[order.pk])
@@ -469,9 +550,9 @@ def _allocations(orders: list[Order], slot: TickSlot) -> list[TradeRequest]:  # 
             Decimal("0.00000001"), rounding=ROUND_HALF_EVEN
         )
         last_fill = max(t for _, _, t in fills[order.pk])
-        targets = {t.mandate.code: t.quantity for t in order.targets.all()}
-        mandate_ids = {t.mandate.code: t.mandate_id for t in order.targets.all()}
-        split = activity.allocate(filled, targets, activity.LOT[order.instrument.asset_class])
+        targets = {code: quantity for _, code, quantity in targets_of[order.pk]}
+        mandate_ids = {code: mandate_id for mandate_id, code, _ in targets_of[order.pk]}
+        split = activity.allocate(filled, targets, activity.LOT[order.asset_class])
         for code, quantity in sorted(split.items()):
             requests.append(
                 TradeRequest(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from django.db.models import Q, Sum
 
@@ -68,93 +69,162 @@ def _reported_ticker(ticker: str, dice: FaultDice) -> str:
 
 def confirmations_tick(*, slot: TickSlot, seed: int) -> int:
     """Confirmations due this tick: per fill for most brokers (fills `lag` ticks ago), per
-    order for brokers that aggregate (orders whose last fill was `lag` ticks ago)."""
+    order for brokers that aggregate (orders whose last fill was `lag` ticks ago).
+
+    Read as plain rows, a few queries for all brokers together: a tick confirms a few
+    hundred fills."""
     dice = _dice(seed, slot, 2)
     incoming: list[tuple[ConfirmationIn, str, int | None]] = []
     brokers = list(Broker.objects.order_by("code"))
+    due = {b.pk: slot.number - b.confirmation_lag_ticks for b in brokers}
     per_fill = [b for b in brokers if not b.confirms_per_order]
+    fills_of: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    if per_fill:
+        when = Q()
+        for broker in per_fill:
+            when |= Q(order__broker_id=broker.pk, tick=due[broker.pk])
+        for row in (
+            Execution.objects.filter(when)
+            .order_by("id")
+            .values_list(
+                "id",
+                "order__broker_id",
+                "order__instrument__ticker",
+                "order__side",
+                "quantity",
+                "price",
+                "executed_at",
+                "order__order_id",
+                "order__mandate_id",
+            )
+        ):
+            fills_of[row[1]].append(row)
+    # The trade of each fill (the latest, should there be several), as prefetching did.
+    trade_of: dict[int, tuple[str, Decimal, dt.date]] = {}
+    fill_ids = [row[0] for rows in fills_of.values() for row in rows]
+    if fill_ids:
+        for execution_id, trade_id, commission, settles in (
+            Trade.objects.filter(execution_id__in=fill_ids)
+            .order_by("id")
+            .values_list("execution_id", "trade_id", "commission", "settlement_date")
+        ):
+            trade_of[execution_id] = (trade_id, commission, settles)
     for broker in per_fill:
-        due_tick = slot.number - broker.confirmation_lag_ticks
-        fills = (
-            Execution.objects.filter(order__broker=broker, tick=due_tick)
-            .select_related("order__instrument")
-            .prefetch_related("trades")
-            .order_by("id")
-        )
-        for fill in fills:
-            trade = next(iter(fill.trades.all()), None)
+        for (
+            fill_pk,
+            _,
+            ticker,
+            side,
+            quantity,
+            price,
+            executed_at,
+            order_id,
+            mandate_id,
+        ) in fills_of[broker.pk]:
+            trade = trade_of.get(fill_pk)
             incoming.append(
                 (
                     ConfirmationIn(
                         broker_id=broker.pk,
-                        ticker=fill.order.instrument.ticker,
-                        side=fill.order.side,
-                        quantity=fill.quantity,
-                        price=fill.price,
-                        executed_at=fill.executed_at,
-                        received_at=slot.sim_time,
-                        received_tick=slot.number,
-                        source="simulator",
-                        trade_id=trade.trade_id if trade else "",
-                        order_id=fill.order.order_id,
-                        commission=trade.commission if trade else Decimal(0),
-                        settlement_date=trade.settlement_date if trade else None,
-                    ),
-                    trade.trade_id if trade else "",
-                    fill.order.mandate_id,
-                )
-            )
-    for broker in (b for b in brokers if b.confirms_per_order):
-        due_tick = slot.number - broker.confirmation_lag_ticks
-        # Orders with a fill at the due tick (an indexed lookup), kept when that fill
-        # was their last one and they are finished: history does not slow this down.
-        orders = (
-            Order.objects.filter(
-                broker=broker,
-                status__in=(OrderStatus.FILLED, OrderStatus.EXPIRED),
-                pk__in=Execution.objects.filter(tick=due_tick).values("order_id"),
-            )
-            .select_related("instrument")
-            .prefetch_related("executions", "trades")
-            .order_by("id")
-        )
-        for order in orders:
-            fills = list(order.executions.all())
-            if max(f.tick or 0 for f in fills) != due_tick:
-                continue
-            quantity = sum((f.quantity for f in fills), Decimal(0))
-            if quantity <= 0:
-                continue
-            average = (sum(f.quantity * f.price for f in fills) / quantity).quantize(
-                Decimal("0.00000001"), rounding=ROUND_HALF_EVEN
-            )
-            trades = list(order.trades.all())
-            single = trades[0] if len(trades) == 1 else None
-            incoming.append(
-                (
-                    ConfirmationIn(
-                        broker_id=broker.pk,
-                        ticker=order.instrument.ticker,
-                        side=order.side,
+                        ticker=ticker,
+                        side=side,
                         quantity=quantity,
-                        price=average,
-                        executed_at=max(f.executed_at for f in fills),
+                        price=price,
+                        executed_at=executed_at,
                         received_at=slot.sim_time,
                         received_tick=slot.number,
                         source="simulator",
-                        trade_id=single.trade_id if single else "",
-                        order_id=order.order_id,
-                        commission=sum((t.commission for t in trades), Decimal(0)),
-                        settlement_date=single.settlement_date if single else None,
+                        trade_id=trade[0] if trade else "",
+                        order_id=order_id,
+                        commission=trade[1] if trade else Decimal(0),
+                        settlement_date=trade[2] if trade else None,
                     ),
-                    single.trade_id if single else "",
-                    order.mandate_id,
+                    trade[0] if trade else "",
+                    mandate_id,
                 )
             )
+    per_order = [b for b in brokers if b.confirms_per_order]
+    if per_order:
+        incoming += _order_confirmations(slot, per_order, due)
     sent = _confirmation_faults(dice, incoming)
     confirmations_record(sent)
     dice.save()
     return len(sent)
+
+
+def _order_confirmations(
+    slot: TickSlot, brokers: list[Broker], due: dict[int, int]
+) -> list[tuple[ConfirmationIn, str, int | None]]:
+    """One confirmation per finished order whose last fill was at its broker's due tick."""
+    # Orders with a fill at the due tick (an indexed lookup), kept when that fill was
+    # their last one and they are finished: history does not slow this down.
+    when = Q()
+    for broker in brokers:
+        when |= Q(
+            broker_id=broker.pk,
+            pk__in=Execution.objects.filter(tick=due[broker.pk]).values("order_id"),
+        )
+    orders = list(
+        Order.objects.filter(when, status__in=(OrderStatus.FILLED, OrderStatus.EXPIRED))
+        .order_by("id")
+        .values_list("id", "broker_id", "instrument__ticker", "side", "order_id", "mandate_id")
+    )
+    if not orders:
+        return []
+    pks = [row[0] for row in orders]
+    fills: dict[int, list[tuple[Decimal, Decimal, dt.datetime, int | None]]] = defaultdict(list)
+    for order_pk, *fill in (
+        Execution.objects.filter(order_id__in=pks)
+        .order_by("id")
+        .values_list("order_id", "quantity", "price", "executed_at", "tick")
+    ):
+        fills[order_pk].append(tuple(fill))
+    trades: dict[int, list[tuple[str, Decimal, dt.date]]] = defaultdict(list)
+    for order_pk, *trade in (
+        Trade.objects.filter(order_id__in=pks)
+        .order_by("-id")
+        .values_list("order_id", "trade_id", "commission", "settlement_date")
+    ):
+        trades[order_pk].append(tuple(trade))
+    by_broker: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in orders:
+        by_broker[row[1]].append(row)
+    incoming = []
+    for broker in brokers:
+        for order_pk, _, ticker, side, order_id, mandate_id in by_broker[broker.pk]:
+            order_fills = fills[order_pk]
+            if max(tick or 0 for *_, tick in order_fills) != due[broker.pk]:
+                continue
+            quantity = sum((q for q, _, _, _ in order_fills), Decimal(0))
+            if quantity <= 0:
+                continue
+            average = (sum(q * p for q, p, _, _ in order_fills) / quantity).quantize(
+                Decimal("0.00000001"), rounding=ROUND_HALF_EVEN
+            )
+            order_trades = trades[order_pk]
+            single = order_trades[0] if len(order_trades) == 1 else None
+            incoming.append(
+                (
+                    ConfirmationIn(
+                        broker_id=broker.pk,
+                        ticker=ticker,
+                        side=side,
+                        quantity=quantity,
+                        price=average,
+                        executed_at=max(t for _, _, t, _ in order_fills),
+                        received_at=slot.sim_time,
+                        received_tick=slot.number,
+                        source="simulator",
+                        trade_id=single[0] if single else "",
+                        order_id=order_id,
+                        commission=sum((c for _, c, _ in order_trades), Decimal(0)),
+                        settlement_date=single[2] if single else None,
+                    ),
+                    single[0] if single else "",
+                    mandate_id,
+                )
+            )
+    return incoming
 
 
 def _confirmation_faults(
@@ -367,8 +437,11 @@ def statements_tick(*, slot: TickSlot, seed: int) -> int:
     statements = []
     for mandate in mandates:
         holdings = []
-        for instrument_id, (reported_id, quantity) in sorted(settled.get(mandate.pk, {}).items()):
-            if dice.roll(FaultKind.CUSTODIAN_QUANTITY):
+        lines = sorted(settled.get(mandate.pk, {}).items())
+        # One draw a line, as rolling line by line would (the same stream, in one call).
+        hits = dice.hits(FaultKind.CUSTODIAN_QUANTITY, len(lines)).tolist()
+        for (instrument_id, (reported_id, quantity)), hit in zip(lines, hits, strict=True):
+            if hit:
                 delta = max(Decimal(1), (abs(quantity) * Decimal("0.05")).to_integral_value())
                 dice.record(
                     FaultKind.CUSTODIAN_QUANTITY,

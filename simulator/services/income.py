@@ -19,13 +19,13 @@ from book.calendar import (
     previous_business_day,
 )
 from book.models import ActionKind, BondTerms, CorporateAction, IncomeKind, Mandate
-from book.services import (
-    entitlements_record,
-    fee_accrue,
-    fees_pay,
-    holdings_before,
+from book.services import fee_accrue, fees_pay
+from book.services.income import (
+    corporate_actions_announce,
+    entitlements_record_many,
+    fees_accrue_many,
+    holdings_before_many,
 )
-from book.services.income import corporate_actions_announce
 from risk.pricing import BondSpec, cashflow_schedule
 
 from ..calendar import TickSlot
@@ -77,11 +77,17 @@ def _announce(slot: TickSlot, prices: dict[int, float]) -> None:
 
 
 def _dividends(slot: TickSlot, dice: FaultDice) -> None:
-    actions = CorporateAction.objects.filter(
-        ex_date=slot.sim_date, kind=ActionKind.CASH_DIVIDEND
-    ).select_related("instrument")
+    actions = list(
+        CorporateAction.objects.filter(
+            ex_date=slot.sim_date, kind=ActionKind.CASH_DIVIDEND
+        ).select_related("instrument")
+    )
+    # The holders of every dividend going ex today, then the day's entitlements in one
+    # batch (the same rows, ids and events as one call a dividend).
+    holders_of = holdings_before_many([a.instrument_id for a in actions], slot.sim_date)
+    items = []
     for action in actions:
-        holders = holdings_before(action.instrument_id, slot.sim_date)
+        holders = holders_of[action.instrument_id]
         booked = {}
         for mandate_id, quantity in sorted(holders.items()):
             if dice.roll(FaultKind.MISSED_CORPORATE_ACTION):
@@ -101,17 +107,20 @@ def _dividends(slot: TickSlot, dice: FaultDice) -> None:
                 )
                 continue
             booked[mandate_id] = quantity
-        entitlements_record(
-            instrument=action.instrument,
-            kind=IncomeKind.DIVIDEND,
-            ex_date=action.ex_date,
-            pay_date=action.pay_date,
-            amount_per_unit=action.amount_per_unit,
-            holders=booked,
-            corporate_action=action,
-            tick=slot.number,
-            sim_time=slot.sim_time,
+        items.append(
+            {
+                "instrument": action.instrument,
+                "kind": IncomeKind.DIVIDEND,
+                "ex_date": action.ex_date,
+                "pay_date": action.pay_date,
+                "amount_per_unit": action.amount_per_unit,
+                "holders": booked,
+                "corporate_action": action,
+                "tick": slot.number,
+                "sim_time": slot.sim_time,
+            }
         )
+    entitlements_record_many(items)
 
 
 def _coupons(slot: TickSlot) -> None:
@@ -121,23 +130,29 @@ def _coupons(slot: TickSlot) -> None:
     bonds = BondTerms.objects.filter(
         maturity_date__gt=since, issue_date__lt=slot.sim_date, instrument__active=True
     ).select_related("instrument")
+    paying = []
     for terms in bonds:
         spec = BondSpec.from_terms(terms)
         schedule = cashflow_schedule(spec, since)
         if slot.sim_date not in schedule.dates and not _paid_today(schedule.dates, slot.sim_date):
             continue
-        coupon_per_face = Decimal(str(float(terms.coupon_rate) / terms.frequency))
-        holders = holdings_before(terms.instrument_id, slot.sim_date)
-        entitlements_record(
-            instrument=terms.instrument,
-            kind=IncomeKind.COUPON,
-            ex_date=slot.sim_date,
-            pay_date=slot.sim_date,
-            amount_per_unit=coupon_per_face,
-            holders=holders,
-            tick=slot.number,
-            sim_time=slot.sim_time,
-        )
+        paying.append(terms)
+    holders_of = holdings_before_many([t.instrument_id for t in paying], slot.sim_date)
+    entitlements_record_many(
+        [
+            {
+                "instrument": terms.instrument,
+                "kind": IncomeKind.COUPON,
+                "ex_date": slot.sim_date,
+                "pay_date": slot.sim_date,
+                "amount_per_unit": Decimal(str(float(terms.coupon_rate) / terms.frequency)),
+                "holders": holders_of[terms.instrument_id],
+                "tick": slot.number,
+                "sim_time": slot.sim_time,
+            }
+            for terms in paying
+        ]
+    )
 
 
 def _paid_today(dates: list[dt.date] | tuple[dt.date, ...], today: dt.date) -> bool:
@@ -149,18 +164,18 @@ def _paid_today(dates: list[dt.date] | tuple[dt.date, ...], today: dt.date) -> b
 
 def _fees(slot: TickSlot, navs: dict[str, float]) -> None:
     last_of_month = next_business_day(slot.sim_date).month != slot.sim_date.month
+    accruals = []
     for mandate in Mandate.objects.filter(active=True, management_fee_rate__gt=0):
         nav = navs.get(mandate.code)
         if nav is None or nav <= 0:
             continue
-        fee_accrue(
-            mandate=mandate,
-            accrual_date=slot.sim_date,
-            nav_basis=Decimal(str(round(nav, 4))),
-            tick=slot.number,
-        )
-        if last_of_month:
-            fees_pay(mandate=mandate, pay_date=slot.sim_date, tick=slot.number)
+        accruals.append((mandate, slot.sim_date, Decimal(str(round(nav, 4)))))
+    if not last_of_month:
+        fees_accrue_many(accruals, tick=slot.number)  # one batch: the same rows and events
+        return
+    for mandate, day, nav_basis in accruals:  # accrue then pay, mandate by mandate
+        fee_accrue(mandate=mandate, accrual_date=day, nav_basis=nav_basis, tick=slot.number)
+        fees_pay(mandate=mandate, pay_date=slot.sim_date, tick=slot.number)
 
 
 def income_day_end(
