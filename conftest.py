@@ -13,6 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
+# Simulated runs built once a session and shared by the apps' tests (opssuite/testing_runs.py).
+pytest_plugins = ["opssuite.testing_runs"]
+
 CHROMIUM = os.environ.get("OPSSUITE_CHROMIUM") or shutil.which("chromium") or ""
 
 

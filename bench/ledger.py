@@ -1,23 +1,28 @@
 """Ledger posting throughput against raw SQL, and a trial balance over millions of lines.
 
     .venv/bin/python bench/ledger.py                     # 20,000 trades, 10,000,000 lines
-    .venv/bin/python bench/ledger.py --trades 5000 --lines 1000000
+    .venv/bin/python bench/ledger.py --trades 4000 --lines 400000 --insert-peer
+    .venv/bin/python bench/ledger.py --trades 4000 --lines 10 --profile /tmp/ledger
 
 PostgreSQL only (the rules under test are PostgreSQL's triggers): a fresh database
 `opssuite_bench_ledger` at postgres://postgres@127.0.0.1:5432, created and dropped here.
 
-1. Posting: `--trades` trade-date journals (buys and sells of the demo universe, 3-4 lines
-   each) through `ledger.services.journals_post` in batches of 200 (a tick's worth), every
-   rule on: validation, idempotency lookup, period check, hash chain, day and instrument
-   balances, and the database's triggers (append-only, same-transaction lines, closed
-   period, the deferred balance check at commit). The peer, in the same run: the same
-   entries and lines written with raw SQL (COPY, one transaction a batch) into copies of the
-   two tables with no triggers, constraints or indexes beyond the primary key. Prints
-   journals/s for both and `ratio` = ledger / raw (aim: >= 0.5).
-2. Trial balance: `--lines` journal lines made by a fast generator (INSERT ... SELECT
-   generate_series, triggers off for the load only), the day balances built from them,
-   then `ledger.selectors.trial_balance` timed for one mandate (from the day balances;
-   aim: under 1 s) and, bitemporally (`known_at`), from the lines themselves.
+1. Posting: `--trades` trade-date journals (buys and sells of the demo universe, 2-3 lines
+   each) through `ledger.services.journals_post` in batches of `--batch` (200, a tick's
+   worth), every rule on: validation, idempotency lookup, period check, hash chain, day and
+   instrument balances, and the database's triggers (append-only, lines checked against
+   their entry, closed period, the balance check at commit). The peer, in the same run: the
+   same entries and lines written with raw SQL (COPY, one transaction a batch) into copies
+   of the two tables with no triggers, constraints or indexes beyond the primary key.
+   `--insert-peer` adds a second, clearly weaker peer: the same rows as multi-row INSERTs.
+   Ledger and peers take turns batch by batch, so the shared CPUs' load, which drifts over
+   a run, weighs on all of them alike. Prints journals/s for each and `ratio` = ledger /
+   raw COPY (aim: >= 0.5). `--profile PATH` writes a cProfile of the ledger's batches.
+2. Trial balance: `--lines` journal lines made by a fast generator (INSERT ... SELECT over
+   generate_series: the rows never leave the server, faster than any COPY from a client;
+   triggers off for the load only), the day balances the postings would have kept, then
+   `ledger.selectors.trial_balance` timed for one mandate from the day balances (aim: under
+   1 s) and, bitemporally (`known_at`), from the lines themselves.
 Prints one JSON object.
 """
 
@@ -45,6 +50,15 @@ def main() -> int:
     parser.add_argument("--trades", type=int, default=20_000)
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--batch", type=int, default=200, help="journals a posting (a tick's worth)"
+    )
+    parser.add_argument(
+        "--insert-peer",
+        action="store_true",
+        help="also time a second peer: the same rows as multi-row INSERTs (no rules)",
+    )
+    parser.add_argument("--profile", metavar="PATH", help="cProfile the posting into PATH.prof")
     args = parser.parse_args()
     import psycopg
 
@@ -147,76 +161,131 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for n in range(args.trades)
     ]
     lines_total = sum(len(d.lines) for d in drafts)
-    batch = 200
-    log(f"posting {len(drafts)} journals ({lines_total} lines) with every rule on")
-    started = time.perf_counter()
-    for start in range(0, len(drafts), batch):
-        with transaction.atomic():
-            journals_post(drafts[start : start + batch], record_event=False)
-    ledger_seconds = time.perf_counter() - started
+    batch = args.batch
+    mandate_ids = {m.code: m.pk for m in mandates}
 
-    # The peer: the same rows, raw SQL, no rules.
+    # The peer: the same rows, raw SQL, no rules, into copies of the two tables with no
+    # triggers, constraints or indexes beyond the primary key.
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE raw_entry (LIKE ledger_journalentry INCLUDING DEFAULTS)")
         cursor.execute("CREATE TABLE raw_line (LIKE ledger_journalline INCLUDING DEFAULTS)")
         cursor.execute("ALTER TABLE raw_entry ADD PRIMARY KEY (id)")
         cursor.execute("ALTER TABLE raw_line ADD PRIMARY KEY (id)")
+        if args.insert_peer:
+            cursor.execute("CREATE TABLE ins_entry (LIKE raw_entry INCLUDING ALL)")
+            cursor.execute("CREATE TABLE ins_line (LIKE raw_line INCLUDING ALL)")
     entry_cols = (
         "id, journal_id, seq, mandate_id, kind, trade_id, accounting_date, effective_date, "
         "effective_kind, settles_on, recorded_at, description, source_key, payload_hash, actor, "
         "prev_hash, entry_hash"
     )
-    line_cols = "id, entry_id, line_no, mandate_id, account_id, currency, side, amount, base_amount, fx_rate"
-    mandate_ids = {m.code: m.pk for m in mandates}
-    log("writing the same rows with raw SQL (COPY)")
+    line_cols = (
+        "id, entry_id, line_no, mandate_id, account_id, currency, side, amount, base_amount, "
+        "fx_rate"
+    )
     raw = connection.connection  # psycopg connection
-    started = time.perf_counter()
-    line_id = 0
-    for start in range(0, len(drafts), batch):
-        chunk = drafts[start : start + batch]
+    first_line = [0]  # the peers' line ids: draft n's lines start after first_line[n]
+    for d in drafts:
+        first_line.append(first_line[-1] + len(d.lines))
+
+    def peer_rows(start: int, chunk: list) -> tuple[list[tuple], list[tuple]]:
+        entries, lines = [], []
+        for i, d in enumerate(chunk, start=start + 1):
+            entries.append(
+                (
+                    i,
+                    f"J-{i:06d}",
+                    i,
+                    mandate_ids[d.mandate],
+                    d.kind,
+                    d.trade_id,
+                    d.accounting_date,
+                    d.effective_date,
+                    d.effective_kind,
+                    d.settles_on,
+                    "2026-01-01T00:00:00Z",
+                    d.description,
+                    d.source_key,
+                    d.payload_hash,
+                    "system",
+                    "0" * 64,
+                    f"{i:064d}",
+                )
+            )
+            for no, ln in enumerate(d.lines, start=1):
+                lines.append(
+                    (
+                        first_line[i - 1] + no,
+                        i,
+                        no,
+                        mandate_ids[d.mandate],
+                        ln.account,
+                        ln.currency,
+                        ln.side,
+                        ln.amount,
+                        ln.base_amount,
+                        ln.fx_rate,
+                    )
+                )
+        return entries, lines
+
+    def peer_copy(start: int, chunk: list) -> None:
+        entries, lines = peer_rows(start, chunk)
         with raw.transaction(), raw.cursor() as cur:
             with cur.copy(f"COPY raw_entry ({entry_cols}) FROM STDIN") as copy:
-                for i, d in enumerate(chunk, start=start + 1):
-                    copy.write_row(
-                        (
-                            i,
-                            f"J-{i:06d}",
-                            i,
-                            mandate_ids[d.mandate],
-                            d.kind,
-                            d.trade_id,
-                            d.accounting_date,
-                            d.effective_date,
-                            d.effective_kind,
-                            d.settles_on,
-                            "2026-01-01T00:00:00Z",
-                            d.description,
-                            d.source_key,
-                            d.payload_hash,
-                            "system",
-                            "0" * 64,
-                            f"{i:064d}",
-                        )
-                    )
+                for row in entries:
+                    copy.write_row(row)
             with cur.copy(f"COPY raw_line ({line_cols}) FROM STDIN") as copy:
-                for i, d in enumerate(chunk, start=start + 1):
-                    for no, ln in enumerate(d.lines, start=1):
-                        line_id += 1
-                        copy.write_row(
-                            (
-                                line_id,
-                                i,
-                                no,
-                                mandate_ids[d.mandate],
-                                ln.account,
-                                ln.currency,
-                                ln.side,
-                                ln.amount,
-                                ln.base_amount,
-                                ln.fx_rate,
-                            )
-                        )
-    raw_seconds = time.perf_counter() - started
+                for row in lines:
+                    copy.write_row(row)
+
+    def peer_insert(start: int, chunk: list) -> None:
+        entries, lines = peer_rows(start, chunk)
+        with raw.transaction(), raw.cursor() as cur:
+            for table, cols, rows in (
+                ("ins_entry", entry_cols, entries),
+                ("ins_line", line_cols, lines),
+            ):
+                width = len(rows[0])
+                values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(rows))
+                cur.execute(
+                    f"INSERT INTO {table} ({cols}) VALUES {values}",
+                    [v for row in rows for v in row],
+                )
+
+    def ledger_post(start: int, chunk: list) -> None:
+        with transaction.atomic():
+            journals_post(chunk, record_event=False)
+
+    # Batch by batch, the ledger then the peer(s): the 2 shared CPUs' load drifts over a
+    # run, and interleaving keeps the ratio measured under the same load.
+    contenders = {"ledger": ledger_post, "raw_copy": peer_copy}
+    if args.insert_peer:
+        contenders["raw_insert"] = peer_insert
+    seconds = dict.fromkeys(contenders, 0.0)
+    log(
+        f"posting {len(drafts)} journals ({lines_total} lines) with every rule on, "
+        f"interleaved with {', '.join(list(contenders)[1:])}"
+    )
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+    for start in range(0, len(drafts), batch):
+        chunk = drafts[start : start + batch]
+        for name, post in contenders.items():
+            if profiler is not None and name == "ledger":
+                profiler.enable()
+            began = time.perf_counter()
+            post(start, chunk)
+            seconds[name] += time.perf_counter() - began
+            if profiler is not None and name == "ledger":
+                profiler.disable()
+    if profiler is not None:
+        profiler.dump_stats(f"{args.profile}.prof")
+        log(f"profile of the posting written to {args.profile}.prof")
+    ledger_seconds, raw_seconds = seconds["ledger"], seconds["raw_copy"]
     verify_started = time.perf_counter()
     verified = selectors.ledger_verify().ok
     verify_seconds = time.perf_counter() - verify_started
@@ -229,27 +298,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     gen_started = time.perf_counter()
     first_mandate = mandates[0].pk
     mandate_list = ",".join(str(m.pk) for m in mandates)
+    steps: dict[str, float] = {}
+
+    def step(name: str, sql: str, params: list | None = None) -> None:
+        began = time.perf_counter()
+        cursor.execute(sql, params)
+        steps[name] = round(time.perf_counter() - began, 1)
+
     with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")  # the load only
+        # The load only, and only it: no triggers (their checks are what part 1 measured),
+        # so the generated entries need not balance one by one (they do in total).
+        cursor.execute("SET session_replication_role = replica")
         cursor.execute(
             "SELECT coalesce(max(seq), 0), coalesce(max(id), 0) FROM ledger_journalentry"
         )
         base_seq, base_id = cursor.fetchone()
-        cursor.execute(
+        # Keys zero-padded so every index is appended to in order, as a real ledger's are.
+        step(
+            "entries_s",
             f"""
             INSERT INTO ledger_journalentry (id, journal_id, seq, mandate_id, kind, trade_id,
                 accounting_date, effective_date, effective_kind, settles_on, recorded_at,
                 description, source_key, payload_hash, actor, prev_hash, entry_hash)
-            SELECT {base_id} + g, 'G-' || g, {base_seq} + g,
+            SELECT {base_id} + g, 'G-' || lpad(g::text, 9, '0'), {base_seq} + g,
                    (ARRAY[{mandate_list}])[1 + g %% {len(mandates)}], 'manual', NULL,
                    DATE '2015-01-05' + (g %% 2500), DATE '2015-01-05' + (g %% 2500), 'value',
-                   DATE '2015-01-05' + (g %% 2500), now(), 'generated', 'gen:' || g, 'x',
-                   'bench', 'x', 'gen' || g
+                   DATE '2015-01-05' + (g %% 2500), now(), 'generated',
+                   'gen:' || lpad(g::text, 9, '0'), 'x', 'bench', 'x', 'gen' || g
               FROM generate_series(1, %s) AS g
             """,
             [entries_needed],
         )
-        cursor.execute(
+        step(
+            "lines_s",
             f"""
             INSERT INTO ledger_journalline (entry_id, line_no, mandate_id, account_id, currency,
                 side, amount, base_amount, fx_rate)
@@ -261,28 +342,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             """,
             [entries_needed],
         )
-        cursor.execute(
-            """
-            INSERT INTO ledger_ledgerbalance (mandate_id, account_id, currency, basis, day, debit,
-                credit, base_debit, base_credit)
-            SELECT l.mandate_id, l.account_id, l.currency, b.basis, e.accounting_date,
-                   sum(CASE WHEN side = 'D' THEN amount ELSE 0 END),
-                   sum(CASE WHEN side = 'C' THEN amount ELSE 0 END),
-                   sum(CASE WHEN side = 'D' THEN base_amount ELSE 0 END),
-                   sum(CASE WHEN side = 'C' THEN base_amount ELSE 0 END)
-              FROM ledger_journalline l JOIN ledger_journalentry e ON e.id = l.entry_id
-             CROSS JOIN (VALUES ('trade'), ('settlement')) AS b(basis)
-             WHERE e.kind = 'manual'
-             GROUP BY 1, 2, 3, 4, 5
+        # The day balances the postings would have kept, from the same formulas (summing
+        # the generated rows back would only time a 10-million-row join).
+        step(
+            "day_balances_s",
+            f"""
+            WITH moved AS (
+                SELECT (ARRAY[{mandate_list}])[1 + g %% {len(mandates)}] AS mandate_id,
+                       (ARRAY['1000','3000','1200','2000'])[k] AS account_id,
+                       DATE '2015-01-05' + (g %% 2500) AS day,
+                       sum(CASE WHEN k %% 2 = 1 THEN (g %% 1000) + 0.25 ELSE 0 END) AS debit,
+                       sum(CASE WHEN k %% 2 = 0 THEN (g %% 1000) + 0.25 ELSE 0 END) AS credit
+                  FROM generate_series(1, %s) AS g, generate_series(1, 4) AS k
+                 GROUP BY 1, 2, 3
+            )
+            INSERT INTO ledger_ledgerbalance (mandate_id, account_id, currency, basis, day,
+                debit, credit, base_debit, base_credit)
+            SELECT mandate_id, account_id, 'USD', b.basis, day, debit, credit, debit, credit
+              FROM moved CROSS JOIN (VALUES ('trade'), ('settlement')) AS b(basis)
             ON CONFLICT (mandate_id, account_id, currency, basis, day) DO UPDATE SET
                 debit = ledger_ledgerbalance.debit + excluded.debit,
                 credit = ledger_ledgerbalance.credit + excluded.credit,
                 base_debit = ledger_ledgerbalance.base_debit + excluded.base_debit,
                 base_credit = ledger_ledgerbalance.base_credit + excluded.base_credit
-            """
+            """,
+            [entries_needed],
         )
         cursor.execute("SET session_replication_role = origin")
-        cursor.execute("ANALYZE")
+        step("analyze_s", "ANALYZE")
         cursor.execute("SELECT count(*) FROM ledger_journalline")
         line_count = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM ledger_ledgerbalance")
@@ -309,6 +396,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ledger_journals_per_s": round(journals / ledger_seconds),
             "raw_sql_journals_per_s": round(journals / raw_seconds),
             "ratio": round(raw_seconds / ledger_seconds, 3),
+            **(
+                {
+                    "raw_insert_journals_per_s": round(journals / seconds["raw_insert"]),
+                    "ratio_vs_raw_insert": round(seconds["raw_insert"] / ledger_seconds, 3),
+                }
+                if args.insert_peer
+                else {}
+            ),
             "target_ratio": 0.5,
             "pass": raw_seconds / ledger_seconds >= 0.5,
             "verify_ledger_s": round(verify_seconds, 3),
@@ -318,6 +413,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "journal_lines": line_count,
             "day_balance_rows": balance_rows,
             "generate_s": round(generate_seconds, 1),
+            "generate_steps": steps,
             "from_day_balances_ms": {
                 "median": round(sorted(timings)[2] * 1000, 1),
                 "max": round(max(timings) * 1000, 1),

@@ -53,6 +53,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cached_property
 from typing import Any, Final
 
 from . import accounts as acc
@@ -124,14 +125,20 @@ class Draft:
     reverses: str | None = None  # source key of the entry this one reverses
     adjusts_date: dt.date | None = None  # prior-period adjustment: the closed date it corrects
 
-    @property
+    @cached_property
     def payload_hash(self) -> str:
+        # Read several times a posting; the payload is fixed with the draft.
         return payload_hash(self.payload)
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    text = _PAYLOAD_JSON.encode(payload)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str), without building
+# an encoder for every draft.
+_PAYLOAD_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 def draft_errors(draft: Draft) -> dict[str, list[str]]:

@@ -90,22 +90,27 @@ class EntryKind(models.TextChoices):
 class JournalEntry(_AppendOnly):
     """One posted journal entry: never edited; corrected only by a reversal."""
 
-    journal_id = models.CharField(max_length=16, unique=True)
+    # Unique and indexed through Meta, not unique=True/db_index=True: on PostgreSQL those
+    # add a second, LIKE-only index to every CharField, which nothing here queries.
+    journal_id = models.CharField(max_length=16)
     seq = models.BigIntegerField(unique=True, help_text="Order of recording (hash chain order)")
-    mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="journals")
+    mandate = models.ForeignKey(
+        Mandate, on_delete=models.PROTECT, related_name="journals", db_index=False
+    )  # indexed by ledger_entry_mandate_day
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    trade_id = models.CharField(max_length=16, null=True, blank=True, db_index=True)  # noqa: DJ001
-    accounting_date = models.DateField(db_index=True)
+    trade_id = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
+    # Read per mandate (ledger_entry_mandate_day) or by seq: no index of its own.
+    accounting_date = models.DateField()
     effective_date = models.DateField()
     effective_kind = models.CharField(
         max_length=10, choices=[(k, k) for k in ("trade", "settlement", "value")]
     )
     settles_on = models.DateField(help_text="Counts from this day on the settlement basis")
-    recorded_at = models.DateTimeField(db_index=True)
+    recorded_at = models.DateTimeField()  # read with the entry (known_at), never searched
     sim_time = models.DateTimeField(null=True, blank=True)
     tick = models.BigIntegerField(null=True, blank=True)
     description = models.CharField(max_length=200)
-    source_key = models.CharField(max_length=96, unique=True)
+    source_key = models.CharField(max_length=96)
     payload_hash = models.CharField(max_length=64)
     reversal_of = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
@@ -118,15 +123,18 @@ class JournalEntry(_AppendOnly):
         null=True, blank=True, editable=False, help_text="PostgreSQL: set by the database"
     )
     prev_hash = models.CharField(max_length=64)
-    entry_hash = models.CharField(max_length=64, unique=True)
+    entry_hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["-seq"]
         verbose_name_plural = "journal entries"
         indexes = [
             models.Index(fields=["mandate", "accounting_date"], name="ledger_entry_mandate_day"),
+            models.Index(fields=["trade_id"], name="ledger_entry_trade_id"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["journal_id"], name="ledger_entry_journal_id_unique"),
+            models.UniqueConstraint(fields=["source_key"], name="ledger_entry_source_key_unique"),
             models.CheckConstraint(
                 condition=Q(settles_on__isnull=False), name="ledger_entry_settles_on_set"
             ),
@@ -137,25 +145,52 @@ class JournalEntry(_AppendOnly):
 
 
 class JournalLine(_AppendOnly):
-    """One debit or credit of an entry: a positive amount with its side."""
+    """One debit or credit of an entry: a positive amount with its side.
 
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
+    Its entry, mandate and account carry no foreign-key constraint of their own: on
+    PostgreSQL one statement trigger per insert checks all three for every new line at
+    once (the entry exists and is of this transaction, the line's mandate is the entry's,
+    the account is in the chart), where foreign keys would run three queries per line at
+    commit; entries and the chart refuse deletes, so nothing can be pulled from under a
+    line later (migration 0003). Their indexes are the composite ones in Meta."""
+
+    entry = models.ForeignKey(
+        JournalEntry,
+        on_delete=models.PROTECT,
+        related_name="lines",
+        db_constraint=False,
+        db_index=False,
+    )
     line_no = models.PositiveSmallIntegerField()
-    mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="+")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
+    mandate = models.ForeignKey(
+        Mandate, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="lines", db_constraint=False, db_index=False
+    )
     currency = models.CharField(max_length=3)
     side = models.CharField(max_length=1, choices=[("D", "Debit"), ("C", "Credit")])
     amount = MoneyField()
     base_amount = MoneyField()
     fx_rate = RateField()
     instrument = models.ForeignKey(
-        Instrument, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Instrument,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # most lines name none: a partial index in Meta
     )
 
     class Meta:
         ordering = ["entry_id", "line_no"]
         indexes = [
             models.Index(fields=["mandate", "account", "currency"], name="ledger_line_account"),
+            models.Index(
+                fields=["instrument"],
+                condition=Q(instrument__isnull=False),
+                name="ledger_line_instrument",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["entry", "line_no"], name="ledger_line_unique_no"),
@@ -187,8 +222,10 @@ class LedgerBalance(models.Model):
     """What one day's postings moved on one account of a mandate, in one currency, on one
     basis: kept in the posting's transaction, so a trial balance sums days, not lines."""
 
-    mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="+")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    # Indexed by the unique constraint, which leads with them: no single-column indexes
+    # (every posting updates these rows; each index is one more write).
+    mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="+", db_index=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     currency = models.CharField(max_length=3)
     basis = models.CharField(max_length=10, choices=Basis.choices)
     day = models.DateField()
@@ -213,8 +250,9 @@ class LedgerBalance(models.Model):
 class InstrumentBalance(models.Model):
     """A sub-ledger account's balance for one instrument now (1100, 1150, 1400)."""
 
-    mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="+")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    # As on LedgerBalance: the unique constraint indexes mandate and account.
+    mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="+", db_index=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
     currency = models.CharField(max_length=3)
     amount = MoneyField(default=0, help_text="Signed: debit positive")

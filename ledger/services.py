@@ -15,6 +15,11 @@ Posting (`journals_post`), in one transaction:
 5. entries, lines, the day balances per (mandate, account, currency, basis, day) and the
    sub-ledger balances per instrument are written; on PostgreSQL the database checks the
    lines again at commit.
+
+On PostgreSQL a posting costs a fixed handful of round trips whatever its size: every read
+in one (the state row locked first), entry ids taken from the sequence up front, the
+entries and the lines by COPY, the balances summed over the batch into one upsert per
+table, sent with the chain's new head. Other backends take the ORM's way.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -91,8 +96,18 @@ class PeriodClosed(ValidationError):
 
 @dataclass
 class PostResult:
-    posted: list[JournalEntry] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # source keys already posted alike
+    written: _Written | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.written.drafts) if self.written else 0
+
+    @cached_property
+    def posted(self) -> list[JournalEntry]:
+        """The posted entries as model instances, made when first asked for (a tick's
+        sync only counts them)."""
+        return self.written.entries() if self.written else []
 
 
 # --- Chart and state ------------------------------------------------------------------
@@ -108,8 +123,11 @@ def chart_ensure() -> None:
 
 
 def _state_locked() -> LedgerState:
-    LedgerState.objects.get_or_create(pk=1)
-    return LedgerState.objects.select_for_update().get(pk=1)
+    state = LedgerState.objects.select_for_update().filter(pk=1).first()
+    if state is None:
+        LedgerState.objects.get_or_create(pk=1)
+        state = LedgerState.objects.select_for_update().get(pk=1)
+    return state
 
 
 def closed_through(mandate_ids: Iterable[int]) -> dict[int, dt.date | None]:
@@ -174,7 +192,12 @@ def entry_canonical(
             for a, c, s, amount, base, rate, instrument in lines
         ],
     ]
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL_JSON.encode(body)
+
+
+# json.dumps(body, separators=(",", ":"), ensure_ascii=False), without building an encoder
+# for every entry.
+_CANONICAL_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def chain_hash(prev_hash: str, canonical: str) -> str:
@@ -184,31 +207,156 @@ def chain_hash(prev_hash: str, canonical: str) -> str:
 # --- Posting ----------------------------------------------------------------------------
 
 
-def _upsert_add(table: str, keys: Sequence[str], amounts: Sequence[str], rows: list[tuple]) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE SET a = a + excluded.a: additions made in the
-    database (PostgreSQL and SQLite 3.24+ share the syntax)."""
+def _upsert_add(
+    table: str, keys: Sequence[tuple[str, str]], amounts: Sequence[str], rows: list[tuple]
+) -> list[tuple[str, list[Any]]]:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET a = a + excluded.a: additions made in
+    the database, as (sql, params) statements to run. `keys` are (column, PostgreSQL
+    type); the rows' keys must be distinct (one statement may not touch a row twice).
+
+    PostgreSQL: one statement, the rows as one array per column (`unnest`), so its text is
+    the same whatever the number of rows. SQLite (3.24+ shares the ON CONFLICT syntax):
+    multi-row VALUES, as many statements as its parameter limit needs."""
     if not rows:
-        return
+        return []
     quote = connection.ops.quote_name
-    cols = list(keys) + list(amounts)
-    sql = (
-        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in cols)}) "
-        f"VALUES ({', '.join(['%s'] * len(cols))}) "
-        f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET "
-        + ", ".join(
-            f"{quote(a)} = {quote(table)}.{quote(a)} + excluded.{quote(a)}" for a in amounts
-        )
+    cols = [k for k, _ in keys] + list(amounts)
+    head = f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in cols)}) "
+    tail = f" ON CONFLICT ({', '.join(quote(k) for k, _ in keys)}) DO UPDATE SET " + ", ".join(
+        f"{quote(a)} = {quote(table)}.{quote(a)} + excluded.{quote(a)}" for a in amounts
     )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    if connection.vendor == "postgresql":
+        types = [t for _, t in keys] + ["numeric"] * len(amounts)
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        return [
+            (
+                f"{head}SELECT * FROM unnest({arrays}){tail}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        ]
+    one = "(" + ", ".join(["%s"] * len(cols)) + ")"
+    batch = max(1, min(1000, (connection.features.max_query_params or 999) // len(cols)))
+    return [
+        (
+            f"{head}VALUES {', '.join([one] * len(rows[start : start + batch]))}{tail}",
+            [value for row in rows[start : start + batch] for value in row],
+        )
+        for start in range(0, len(rows), batch)
+    ]
 
 
-def _refs(drafts: Sequence[Draft]) -> tuple[dict[str, Mandate], dict[str, int]]:
+@dataclass
+class _Reads:
+    """What a posting reads before it writes, under the ledger's lock."""
+
+    mandates: dict[str, Mandate]
+    instruments: dict[str, int]  # ticker -> id
+    last_seq: int = 0
+    last_hash: str = GENESIS
+    existing: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> hash, J-id
+    closed: dict[int, dt.date | None] = field(default_factory=dict)
+    reversed_rows: list[tuple[str, int, int | None]] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)  # PostgreSQL: entry ids taken up front
+
+
+def _refs(drafts: Sequence[Draft]) -> _Reads:
     codes = {d.mandate for d in drafts}
     mandates = {m.code: m for m in Mandate.objects.filter(code__in=codes).select_related(None)}
     tickers = {ln.instrument for d in drafts for ln in d.lines if ln.instrument}
     instruments = dict(Instrument.objects.filter(ticker__in=tickers).values_list("ticker", "pk"))
-    return mandates, instruments
+    return _Reads(mandates, instruments)
+
+
+def _locked_reads(drafts: Sequence[Draft], reads: _Reads) -> None:
+    """The ledger's state row locked (postings are serialised from here on), then what is
+    already posted under these keys, the closed periods and the entries reversed."""
+    state = _state_locked()
+    reads.last_seq, reads.last_hash = state.last_seq, state.last_hash
+    keys = [d.source_key for d in drafts]
+    reads.existing = {
+        key: (digest, journal_id)
+        for key, digest, journal_id in JournalEntry.objects.filter(source_key__in=keys).values_list(
+            "source_key", "payload_hash", "journal_id"
+        )
+    }
+    reads.closed = closed_through(m.pk for m in reads.mandates.values())
+    reverses = {d.reverses for d in drafts if d.reverses}
+    if reverses:
+        reads.reversed_rows = list(
+            JournalEntry.objects.filter(source_key__in=reverses).values_list(
+                "source_key", "pk", "reversed_by__pk"
+            )
+        )
+
+
+MANDATE_FIELDS = ("id", "code", "base_currency_id")
+# The sequence looked up once a statement (an InitPlan), not once an id.
+ENTRY_IDS_SQL = (
+    "SELECT nextval((SELECT pg_get_serial_sequence('ledger_journalentry', 'id')::regclass))"
+    " FROM generate_series(1, %s)"
+)
+
+
+def _reads_postgres(drafts: Sequence[Draft]) -> _Reads | None:
+    """PostgreSQL: every read of a posting in one round trip (one query text, several
+    statements, read in turn): refs, the state row locked FOR UPDATE first, so the rest
+    sees every posting committed before ours, and the entry ids. None when the state row
+    does not exist yet (the first posting of a new database takes the ORM's way)."""
+    codes = sorted({d.mandate for d in drafts})
+    tickers = sorted({ln.instrument for d in drafts for ln in d.lines if ln.instrument})
+    keys = [d.source_key for d in drafts]
+    reverses = sorted({d.reverses for d in drafts if d.reverses})
+    mandate_cols = [f.column for f in Mandate._meta.concrete_fields if f.attname in MANDATE_FIELDS]
+    mandate_names = [
+        f.attname for f in Mandate._meta.concrete_fields if f.attname in MANDATE_FIELDS
+    ]
+    mandate_table = Mandate._meta.db_table
+    sql = ";\n".join(
+        [
+            f"SELECT {', '.join(mandate_cols)} FROM {mandate_table} WHERE code = ANY(%s)",
+            f"SELECT ticker, id FROM {Instrument._meta.db_table} WHERE ticker = ANY(%s)",
+            "SELECT last_seq, last_hash FROM ledger_ledgerstate WHERE id = 1 FOR UPDATE",
+            "SELECT source_key, payload_hash, journal_id FROM ledger_journalentry"
+            " WHERE source_key = ANY(%s)",
+            "SELECT p.mandate_id, max(p.through) FROM ledger_periodclose p"
+            f" WHERE p.mandate_id IS NULL OR p.mandate_id IN (SELECT id FROM {mandate_table}"
+            " WHERE code = ANY(%s)) GROUP BY p.mandate_id",
+            "SELECT e.source_key, e.id, r.id FROM ledger_journalentry e"
+            " LEFT JOIN ledger_journalentry r ON r.reversal_of_id = e.id"
+            " WHERE e.source_key = ANY(%s)",
+            ENTRY_IDS_SQL,
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [codes, tickers, keys, codes, reverses, len(drafts)])
+        results = []
+        while True:
+            results.append(cursor.fetchall())
+            if not cursor.nextset():
+                break
+    mandate_rows, instrument_rows, state, existing, closes, reversed_rows, ids = results
+    if not state:
+        return None
+    mandates = {}
+    for row in mandate_rows:
+        mandate = Mandate.from_db(connection.alias, mandate_names, row)
+        mandates[mandate.code] = mandate
+    global_close = max((t for m, t in closes if m is None), default=None)
+    own = {m: t for m, t in closes if m is not None}
+    closed = {}
+    for mandate in mandates.values():
+        dates = [d for d in (global_close, own.get(mandate.pk)) if d is not None]
+        closed[mandate.pk] = max(dates) if dates else None
+    return _Reads(
+        mandates=mandates,
+        instruments=dict(instrument_rows),
+        last_seq=state[0][0],
+        last_hash=state[0][1],
+        existing={key: (digest, journal_id) for key, digest, journal_id in existing},
+        closed=closed,
+        reversed_rows=reversed_rows,
+        ids=[row[0] for row in ids],
+    )
 
 
 def _check(
@@ -257,16 +405,14 @@ def journals_post(
     keys = [d.source_key for d in drafts]
     if len(set(keys)) != len(keys):
         raise ValidationError({"source_key": ["the same source key twice in one posting"]})
-    mandates, instruments = _refs(drafts)
+    reads = _reads_postgres(drafts) if connection.vendor == "postgresql" else None
+    if reads is None:
+        reads = _refs(drafts)
+    mandates, instruments = reads.mandates, reads.instruments
     _check(drafts, mandates, instruments)
-
-    state = _state_locked()  # from here on, postings are serialised
-    existing = {
-        key: (digest, journal_id)
-        for key, digest, journal_id in JournalEntry.objects.filter(source_key__in=keys).values_list(
-            "source_key", "payload_hash", "journal_id"
-        )
-    }
+    if not reads.ids:
+        _locked_reads(drafts, reads)
+    existing = reads.existing
     todo: list[Draft] = []
     for draft in drafts:
         if draft.source_key in existing:
@@ -279,7 +425,7 @@ def journals_post(
     if not todo:
         return result
 
-    closed = closed_through(m.pk for m in mandates.values())
+    closed = reads.closed
     closed_errors = []
     for draft in todo:
         through = closed[mandates[draft.mandate].pk]
@@ -296,10 +442,7 @@ def journals_post(
     reverses = {d.reverses for d in todo if d.reverses}
     reversed_ids: dict[str, int] = {}
     if reverses:
-        rows = JournalEntry.objects.filter(source_key__in=reverses).values_list(
-            "source_key", "pk", "reversed_by__pk"
-        )
-        for key, pk, already in rows:
+        for key, pk, already in reads.reversed_rows:
             if already is not None:
                 raise ValidationError({"reverses": [f"{key} is already reversed"]})
             reversed_ids[key] = pk
@@ -309,15 +452,11 @@ def journals_post(
             raise ValidationError({"reverses": [f"no posted entry {k}" for k in sorted(unknown)]})
 
     now = timezone.now()
-    seq, prev = state.last_seq, state.last_hash
-    entries: list[JournalEntry] = []
+    seq, prev = reads.last_seq, reads.last_hash
+    heads: list[tuple[int, str, str, str]] = []  # (seq, journal_id, prev_hash, entry_hash)
     for draft in todo:
         seq += 1
         journal_id = readable_id("J", seq)
-        line_tuples = [
-            (ln.account, ln.currency, ln.side, ln.amount, ln.base_amount, ln.fx_rate, ln.instrument)
-            for ln in draft.lines
-        ]
         canonical = entry_canonical(
             journal_id=journal_id,
             seq=seq,
@@ -334,128 +473,312 @@ def journals_post(
             payload_hash=draft.payload_hash,
             reverses=draft.reverses,
             adjusts_date=draft.adjusts_date,
-            lines=line_tuples,
-        )
-        digest = chain_hash(prev, canonical)
-        entries.append(
-            JournalEntry(
-                journal_id=journal_id,
-                seq=seq,
-                mandate=mandates[draft.mandate],
-                kind=draft.kind,
-                trade_id=draft.trade_id,
-                accounting_date=draft.accounting_date,
-                effective_date=draft.effective_date,
-                effective_kind=draft.effective_kind,
-                settles_on=draft.settles_on,
-                recorded_at=now,
-                sim_time=sim_time,
-                tick=tick,
-                description=draft.description,
-                source_key=draft.source_key,
-                payload_hash=draft.payload_hash,
-                adjusts_date=draft.adjusts_date,
-                actor=actor,
-                prev_hash=prev,
-                entry_hash=digest,
-            )
-        )
-        prev = digest
-    # Reversals of entries in this same batch need the earlier entry's id first.
-    try:
-        with transaction.atomic():
-            _entries_insert(entries, todo, reversed_ids)
-    except IntegrityError as exc:
-        # Another worker posted one of these keys between our read and our insert.
-        raise LedgerConflict(_conflicting_key(todo), "(concurrent posting)") from exc
-
-    line_rows = []
-    balances: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 4)
-    sub: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 2)
-    for entry, draft in zip(entries, todo, strict=True):
-        mandate_id = entry.mandate.pk
-        for number, ln in enumerate(draft.lines, start=1):
-            instrument_id = instruments.get(ln.instrument) if ln.instrument else None
-            line_rows.append(
+            lines=[
                 (
-                    entry.pk,
-                    number,
-                    mandate_id,
                     ln.account,
                     ln.currency,
                     ln.side,
                     ln.amount,
                     ln.base_amount,
                     ln.fx_rate,
-                    instrument_id,
+                    ln.instrument,
                 )
-            )
-            debit = ln.side == acc.DEBIT
-            for basis, day in (
-                (Basis.TRADE, draft.accounting_date),
-                (Basis.SETTLEMENT, max(draft.settles_on, draft.accounting_date)),
-            ):
-                bal = balances[(mandate_id, ln.account, ln.currency, basis.value, day)]
-                bal[0 if debit else 1] += ln.amount
-                bal[2 if debit else 3] += ln.base_amount
-            if instrument_id is not None:
-                s = sub[(mandate_id, ln.account, instrument_id, ln.currency)]
-                s[0] += ln.signed
-                s[1] += ln.signed_base
-    bulk.rows_insert(
-        JournalLine,
-        [
-            "entry_id",
-            "line_no",
-            "mandate_id",
-            "account_id",
-            "currency",
-            "side",
-            "amount",
-            "base_amount",
-            "fx_rate",
-            "instrument_id",
-        ],
-        line_rows,
+                for ln in draft.lines
+            ],
+        )
+        digest = chain_hash(prev, canonical)
+        heads.append((seq, journal_id, prev, digest))
+        prev = digest
+    written = _Written(
+        drafts=todo,
+        heads=heads,
+        mandates=mandates,
+        instruments=instruments,
+        reversed_ids=reversed_ids,
+        recorded_at=now,
+        sim_time=sim_time,
+        tick=tick,
+        actor=actor,
     )
-    _upsert_add(
-        LedgerBalance._meta.db_table,
-        ["mandate_id", "account_id", "currency", "basis", "day"],
-        ["debit", "credit", "base_debit", "base_credit"],
-        [(*key, *vals) for key, vals in sorted(balances.items())],
-    )
-    _upsert_add(
-        InstrumentBalance._meta.db_table,
-        ["mandate_id", "account_id", "instrument_id", "currency"],
-        ["amount", "base_amount"],
-        [(*key, *vals) for key, vals in sorted(sub.items())],
-    )
-    LedgerState.objects.filter(pk=1).update(last_seq=seq, last_hash=prev)
+    if connection.vendor == "postgresql":
+        written.ids = reads.ids[: len(todo)] if reads.ids else _entry_ids(len(todo))
+        try:
+            _entries_copy(written)
+        except IntegrityError as exc:
+            # A key posted by a writer that bypassed the ledger's lock. The transaction
+            # is broken from here: the key comes from the error, not from a query.
+            raise LedgerConflict(_key_of(exc, todo), "(concurrent posting)") from exc
+        _lines_insert(written)
+        _balances_add(written, state=(seq, prev))
+    else:
+        try:
+            with transaction.atomic():
+                _entries_insert(written)
+        except IntegrityError as exc:
+            raise LedgerConflict(_conflicting_key(todo), "(concurrent posting)") from exc
+        _lines_insert(written)
+        _balances_add(written)
+        LedgerState.objects.filter(pk=1).update(last_seq=seq, last_hash=prev)
     if record_event:
-        _posted_events(entries, actor=actor, tick=tick, sim_time=sim_time)
-    result.posted = entries
+        _posted_events(written)
+    result.written = written
     return result
 
 
-def _entries_insert(
-    entries: list[JournalEntry], drafts: list[Draft], reversed_ids: dict[str, int]
-) -> None:
+@dataclass
+class _Written:
+    """One posting's rows, as the database receives them: the drafts to write, their
+    chain heads and, once the entries are in, their ids."""
+
+    drafts: list[Draft]
+    heads: list[tuple[int, str, str, str]]
+    mandates: dict[str, Mandate]
+    instruments: dict[str, int]
+    reversed_ids: dict[str, int]
+    recorded_at: dt.datetime
+    sim_time: dt.datetime | None
+    tick: int | None
+    actor: str
+    ids: list[int] = field(default_factory=list)
+
+    def entry_row(self, n: int, entry_id: int | None) -> tuple:
+        draft, (seq, journal_id, prev, digest) = self.drafts[n], self.heads[n]
+        return (
+            entry_id,
+            journal_id,
+            seq,
+            self.mandates[draft.mandate].pk,
+            draft.kind,
+            draft.trade_id,
+            draft.accounting_date,
+            draft.effective_date,
+            draft.effective_kind,
+            draft.settles_on,
+            self.recorded_at,
+            self.sim_time,
+            self.tick,
+            draft.description,
+            draft.source_key,
+            draft.payload_hash,
+            self.reversed_ids.get(draft.reverses) if draft.reverses else None,
+            draft.adjusts_date,
+            self.actor,
+            prev,
+            digest,
+        )
+
+    def entries(self) -> list[JournalEntry]:
+        """The posted entries as model instances (what callers and the events read)."""
+        attnames = [f.attname for f in JournalEntry._meta.concrete_fields]
+        out = []
+        for n, draft in enumerate(self.drafts):
+            values = dict(zip(ENTRY_COLUMNS, self.entry_row(n, self.ids[n]), strict=True))
+            # As if read back (positional, the fast way in); the stamp stays in the database.
+            values["posted_txid"] = None
+            entry = JournalEntry.from_db(connection.alias, None, [values[a] for a in attnames])
+            entry.mandate = self.mandates[draft.mandate]  # cached: no query for .mandate
+            out.append(entry)
+        return out
+
+
+ENTRY_COLUMNS = (
+    "id",
+    "journal_id",
+    "seq",
+    "mandate_id",
+    "kind",
+    "trade_id",
+    "accounting_date",
+    "effective_date",
+    "effective_kind",
+    "settles_on",
+    "recorded_at",
+    "sim_time",
+    "tick",
+    "description",
+    "source_key",
+    "payload_hash",
+    "reversal_of_id",
+    "adjusts_date",
+    "actor",
+    "prev_hash",
+    "entry_hash",
+)
+LINE_COLUMNS = (
+    "entry_id",
+    "line_no",
+    "mandate_id",
+    "account_id",
+    "currency",
+    "side",
+    "amount",
+    "base_amount",
+    "fx_rate",
+    "instrument_id",
+)
+
+
+def _entry_ids(n: int) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ENTRY_IDS_SQL,
+            [n],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _entries_copy(written: _Written) -> None:
+    """PostgreSQL: one COPY, with the ids taken from the entries' sequence up front (so
+    reversals of entries of this batch and the lines know them). The values are already
+    what the columns hold (str, int, Decimal, date, aware datetime): they go to psycopg as
+    they are."""
+    by_key = {d.source_key: i for d, i in zip(written.drafts, written.ids, strict=True)}
+    for draft in written.drafts:
+        if draft.reverses and draft.reverses not in written.reversed_ids:
+            written.reversed_ids[draft.reverses] = by_key[draft.reverses]
+    _copy(
+        JournalEntry._meta.db_table,
+        ENTRY_COLUMNS,
+        [written.entry_row(k, entry_id) for k, entry_id in enumerate(written.ids)],
+    )
+
+
+def _entries_insert(written: _Written) -> None:
+    """Other backends: the ORM's bulk_create, which returns the ids."""
     pending: list[JournalEntry] = []
     by_key: dict[str, JournalEntry] = {}
-    for entry, draft in zip(entries, drafts, strict=True):
-        if draft.reverses and draft.reverses not in reversed_ids:
+    made: list[JournalEntry] = []
+    for n, draft in enumerate(written.drafts):
+        if draft.reverses and draft.reverses not in written.reversed_ids:
             # Reverses an entry of this batch: store what comes before it first.
             JournalEntry.objects.bulk_create(pending)
             pending = []
-            target = by_key[draft.reverses]
-            reversed_ids[draft.reverses] = target.pk
-        if draft.reverses:
-            entry.reversal_of_id = reversed_ids[draft.reverses]
+            written.reversed_ids[draft.reverses] = by_key[draft.reverses].pk
+        entry = JournalEntry(
+            **dict(zip(ENTRY_COLUMNS[1:], written.entry_row(n, None)[1:], strict=True))
+        )
         pending.append(entry)
+        made.append(entry)
         by_key[draft.source_key] = entry
     JournalEntry.objects.bulk_create(pending)
-    if any(e.pk is None for e in entries):
+    if any(e.pk is None for e in made):
         raise RuntimeError("the database returned no ids for journal entries")
+    written.ids = [e.pk for e in made]
+
+
+def _copy(table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """PostgreSQL COPY ... FROM STDIN of ready values, through the connection's execute
+    wrappers (query counts, instrumentation) and its error translation."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+
+    def copy(sql: str, params: list[tuple], many: bool, context: dict[str, Any]) -> None:
+        connection.validate_no_broken_transaction()
+        with connection.wrap_database_errors, context["cursor"].cursor.copy(sql) as stream:
+            for row in params:
+                stream.write_row(row)
+
+    with connection.cursor() as cursor:
+        cursor._execute_with_wrappers(sql, rows, many=True, executor=copy)
+
+
+def _lines_insert(written: _Written) -> None:
+    instruments = written.instruments
+    rows = [
+        (
+            entry_id,
+            number,
+            written.mandates[draft.mandate].pk,
+            ln.account,
+            ln.currency,
+            ln.side,
+            ln.amount,
+            ln.base_amount,
+            ln.fx_rate,
+            instruments[ln.instrument] if ln.instrument else None,
+        )
+        for draft, entry_id in zip(written.drafts, written.ids, strict=True)
+        for number, ln in enumerate(draft.lines, start=1)
+    ]
+    if connection.vendor == "postgresql":
+        _copy(JournalLine._meta.db_table, LINE_COLUMNS, rows)
+    else:
+        bulk.rows_insert(JournalLine, LINE_COLUMNS, rows)
+
+
+def _balances_add(written: _Written, *, state: tuple[int, str] | None = None) -> None:
+    """The day balances (both bases) and the per-instrument balances the posting moves,
+    summed over the batch: one upsert statement per table, not one per line. On
+    PostgreSQL they go in one round trip, with the chain's new head (`state`) when given."""
+    balances: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 4)
+    sub: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 2)
+    trade, settlement = Basis.TRADE.value, Basis.SETTLEMENT.value
+    for draft in written.drafts:
+        mandate_id = written.mandates[draft.mandate].pk
+        settles = max(draft.settles_on, draft.accounting_date)
+        for ln in draft.lines:
+            at = 0 if ln.side == acc.DEBIT else 1
+            for key in (
+                (mandate_id, ln.account, ln.currency, trade, draft.accounting_date),
+                (mandate_id, ln.account, ln.currency, settlement, settles),
+            ):
+                bal = balances[key]
+                bal[at] += ln.amount
+                bal[at + 2] += ln.base_amount
+            if ln.instrument:
+                s = sub[(mandate_id, ln.account, written.instruments[ln.instrument], ln.currency)]
+                s[0] += ln.signed
+                s[1] += ln.signed_base
+    statements = _upsert_add(
+        LedgerBalance._meta.db_table,
+        [
+            ("mandate_id", "bigint"),
+            ("account_id", "text"),
+            ("currency", "text"),
+            ("basis", "text"),
+            ("day", "date"),
+        ],
+        ["debit", "credit", "base_debit", "base_credit"],
+        [(*key, *vals) for key, vals in sorted(balances.items())],
+    )
+    statements += _upsert_add(
+        InstrumentBalance._meta.db_table,
+        [
+            ("mandate_id", "bigint"),
+            ("account_id", "text"),
+            ("instrument_id", "bigint"),
+            ("currency", "text"),
+        ],
+        ["amount", "base_amount"],
+        [(*key, *vals) for key, vals in sorted(sub.items())],
+    )
+    if state is not None:
+        statements.append(
+            (
+                "UPDATE ledger_ledgerstate SET last_seq = %s, last_hash = %s WHERE id = 1",
+                list(state),
+            )
+        )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and statements:
+            # One query text, several statements (client-side binding): one round trip.
+            cursor.execute(
+                ";\n".join(sql for sql, _ in statements),
+                [p for _, params in statements for p in params],
+            )
+        else:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+
+
+def _key_of(exc: IntegrityError, drafts: Sequence[Draft]) -> str:
+    """The source key PostgreSQL names in a unique violation, else the first of the batch."""
+    detail = getattr(getattr(exc.__cause__, "diag", None), "message_detail", None) or ""
+    if detail.startswith("Key (source_key)=("):
+        return detail[len("Key (source_key)=(") :].rsplit(") already exists", 1)[0]
+    return drafts[0].source_key
 
 
 def _conflicting_key(drafts: Sequence[Draft]) -> str:
@@ -466,14 +789,13 @@ def _conflicting_key(drafts: Sequence[Draft]) -> str:
     return taken[0] if taken else keys[0]
 
 
-def _posted_events(
-    entries: list[JournalEntry], *, actor: str, tick: int | None, sim_time: dt.datetime | None
-) -> None:
+def _posted_events(written: _Written) -> None:
     """One event per trade a posting touched (so its trace shows its journals), one for
     the rest of each mandate's postings."""
     by_target: dict[tuple[str, str | None], list[str]] = defaultdict(list)
-    for entry in entries:
-        by_target[(entry.mandate.code, entry.trade_id)].append(entry.journal_id)
+    for draft, (_, journal_id, _, _) in zip(written.drafts, written.heads, strict=True):
+        by_target[(draft.mandate, draft.trade_id)].append(journal_id)
+    actor = written.actor
     events_record_many(
         [
             {
@@ -482,8 +804,8 @@ def _posted_events(
                 "actor": None if actor == "system" else actor,
                 "mandate": mandate,
                 "trade_id": trade_id,
-                "tick": tick,
-                "sim_time": sim_time,
+                "tick": written.tick,
+                "sim_time": written.sim_time,
                 "payload": {"journals": journal_ids},
             }
             for (mandate, trade_id), journal_ids in by_target.items()
@@ -1128,22 +1450,22 @@ def ledger_sync(
     drafts += _fee_drafts(fees, fx, dating)
     drafts += _redemption_drafts(redemptions, fx, dating)
     # Post what accrues before the cash and the day-end marks read the balances.
-    posted = journals_post(drafts, tick=tick, sim_time=sim_time).posted
+    posted = journals_post(drafts, tick=tick, sim_time=sim_time).count
     cursor = state.cash_cursor
     if day_end or catch_up:
         cash, cursor = _cash_drafts(state, day=day, fx=fx, dating=dating)
-        posted += journals_post(cash, tick=tick, sim_time=sim_time).posted
+        posted += journals_post(cash, tick=tick, sim_time=sim_time).count
     if day_end:
         marks = _day_end_drafts(day=day, tick=tick, fx=fx)
-        posted += journals_post(marks, tick=tick, sim_time=sim_time, record_event=False).posted
+        posted += journals_post(marks, tick=tick, sim_time=sim_time, record_event=False).count
         reval = _fx_revaluation_drafts(day=day, fx=fx)
-        posted += journals_post(reval, tick=tick, sim_time=sim_time, record_event=False).posted
+        posted += journals_post(reval, tick=tick, sim_time=sim_time, record_event=False).count
     LedgerState.objects.filter(pk=1).update(
         event_cursor=max(state.event_cursor, last_event),
         cash_cursor=cursor,
         **({"marked_through": day} if day_end else {}),
     )
-    summary.journals_posted = len(posted)
+    summary.journals_posted = posted
     return summary
 
 

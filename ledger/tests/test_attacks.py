@@ -256,3 +256,87 @@ def test_two_workers_posting_the_same_event_post_it_once(posted):  # noqa: ANN00
     assert sorted(outcomes) == [0, 1], outcomes
     assert JournalEntry.objects.filter(source_key="same-event").count() == 1
     assert selectors.ledger_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "clear",
+    [
+        "DELETE FROM ledger_pendingcheck",
+        "UPDATE ledger_pendingcheck SET entry_ids = '{}'",
+        "TRUNCATE ledger_pendingcheck",
+    ],
+)
+def test_a_session_cannot_clear_the_pending_balance_check(posted, clear):  # noqa: ANN001
+    """The check runs once per transaction from a pending row; only the check may clear it."""
+    before = _snapshot()
+    mandate_id = posted.mandate.pk
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        entry_id = _raw_entry(cursor, mandate_id, "clear")
+        cursor.execute(INSERT_LINE, _line_values(entry_id, mandate_id, "1000", "USD", "D", "5"))
+        cursor.execute(clear)  # refused here, or the commit's check refuses the entry
+    _assert_unchanged(before)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lines_added_after_an_early_check_are_checked_too(posted):  # noqa: ANN001
+    before = _snapshot()
+    mandate_id = posted.mandate.pk
+    with (
+        pytest.raises(DatabaseError, match="balance"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        entry_id = _raw_entry(cursor, mandate_id, "early")
+        cursor.execute(INSERT_LINE, _line_values(entry_id, mandate_id, "1000", "USD", "D", "5", 1))
+        cursor.execute(INSERT_LINE, _line_values(entry_id, mandate_id, "3000", "USD", "C", "5", 2))
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the check runs and passes here
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        cursor.execute(INSERT_LINE, _line_values(entry_id, mandate_id, "1000", "USD", "D", "1", 3))
+    _assert_unchanged(before)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"account": "9999"}, "not in the chart"),
+        ({"mandate": "other"}, "mandate"),
+        ({"entry": "missing"}, "no journal entry"),
+    ],
+)
+def test_lines_must_name_their_entry_its_mandate_and_a_chart_account(posted, line, message):  # noqa: ANN001
+    from book.models import Mandate
+
+    before = _snapshot()
+    mandate_id = posted.mandate.pk
+    other = Mandate.objects.exclude(pk=mandate_id).first().pk
+    with (
+        pytest.raises(DatabaseError, match=message),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        entry_id = _raw_entry(cursor, mandate_id, f"line-{message[:8]}")
+        cursor.execute(
+            INSERT_LINE,
+            _line_values(
+                entry_id + 10_000 if line.get("entry") else entry_id,
+                other if line.get("mandate") else mandate_id,
+                line.get("account", "1000"),
+                "USD",
+                "D",
+                "5",
+            ),
+        )
+    _assert_unchanged(before)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_chart_keeps_its_accounts(posted):  # noqa: ANN001
+    with (
+        pytest.raises(DatabaseError, match="part of the chart"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM ledger_account WHERE code = '1000'")
+    assert selectors.ledger_verify().ok

@@ -1,8 +1,15 @@
-"""The ledger over a simulated run: everything the book did is posted, every trial balance
-balances, the chain verifies, and ledger and book agree - or the check names the trades."""
+"""The ledger over a simulated run - the issue's done-when, on the shared twenty-session
+run (opssuite/testing_runs.py, built once a test session): every trade, settlement, income,
+fee and day end is posted; the trial balance balances for every mandate, day and basis;
+verify_ledger passes; ledger and book agree on the clean scenario, and the check names the
+trades the ledger has not posted.
+
+These tests run at the end of the session (the first one pays for the run) and take `db`:
+what they write is rolled back, so each sees the run as it was built."""
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -14,17 +21,20 @@ from book.services import trade_book, trade_cancel
 from ledger import selectors
 from ledger.models import JournalEntry, LedgerBalance
 
-from .conftest import DAY, run_ticks, use_scenario
+# Building the run (60 ticks) counts against the first test's timeout: measured 20-140 s
+# on SQLite and 30-80 s on PostgreSQL, test database creation included, as the load of
+# the 2 shared CPUs went.
+pytestmark = pytest.mark.timeout(1800)
 
 
-@pytest.fixture
-def two_days(sim_universe):  # noqa: ANN001
-    use_scenario("clean")
-    run_ticks(2 * DAY)
-
-
-def test_a_run_posts_everything_and_balances_every_day(two_days):  # noqa: ANN001
+def test_twenty_days_post_everything_the_book_did(twenty_day_run, db):  # noqa: ANN001
+    # GIVEN twenty sessions on the clean scenario
+    assert twenty_day_run.days == 20 and twenty_day_run.scenario == "clean"
+    kinds = Counter(JournalEntry.objects.values_list("kind", flat=True))
+    for kind in ("trade", "settlement", "income", "fee", "flow", "mtm", "fx_revaluation"):
+        assert kinds[kind] > 0, (kind, kinds)
     live = Trade.objects.exclude(status="cancelled")
+    # THEN every live trade has its trade-date posting, every settled one its settlement
     posted = set(
         JournalEntry.objects.filter(kind="trade", reversed_by__isnull=True).values_list(
             "trade_id", flat=True
@@ -32,42 +42,45 @@ def test_a_run_posts_everything_and_balances_every_day(two_days):  # noqa: ANN00
     )
     assert posted == set(live.values_list("trade_id", flat=True))
     settled = set(live.filter(status="settled").values_list("trade_id", flat=True))
-    assert settled and settled <= set(
+    assert settled
+    assert settled <= set(
         JournalEntry.objects.filter(kind="settlement").values_list("trade_id", flat=True)
     )
+    # ... every flow, income entitlement and fee accrual its entry
     keys = set(JournalEntry.objects.values_list("source_key", flat=True))
     assert {f"flow:{f}" for f in CapitalFlow.objects.values_list("flow_id", flat=True)} <= keys
-    assert {
-        f"income:{i}" for i in IncomeEntitlement.objects.values_list("income_id", flat=True)
-    } <= keys
+    incomes = set(IncomeEntitlement.objects.values_list("income_id", flat=True))
+    assert {f"income:{i}" for i in incomes} <= keys
     assert (
         FeeAccrual.objects.exclude(amount=0).count()
         == JournalEntry.objects.filter(kind="fee").count()
     )
-    assert JournalEntry.objects.filter(kind="mtm").values("accounting_date").distinct().count() == 2
+    # ... and every session its mark-to-market
+    marked = set(JournalEntry.objects.filter(kind="mtm").values_list("accounting_date", flat=True))
+    assert len(marked) == twenty_day_run.days
+    assert max(marked) == twenty_day_run.end_date
+
+
+def test_the_trial_balance_balances_for_every_mandate_and_day(twenty_day_run, db):  # noqa: ANN001
     days = sorted(set(LedgerBalance.objects.values_list("day", flat=True)))
+    assert len(days) >= twenty_day_run.days
     for mandate in Mandate.objects.all():
         for day in days:
             for basis in ("trade", "settlement"):
                 tb = selectors.trial_balance(mandate, as_of=day, basis=basis)
                 assert tb.totals["balanced"], (mandate.code, day, basis, tb.totals)
-            sheet = selectors.balance_sheet(mandate, as_of=day)
-            assert sheet["balanced"], (mandate.code, day)
-    assert selectors.ledger_verify().ok
+            assert selectors.balance_sheet(mandate, as_of=day)["balanced"], (mandate.code, day)
+
+
+def test_verify_ledger_passes(twenty_day_run, db, capsys):  # noqa: ANN001
+    call_command("verify_ledger")
+    assert "ledger verified" in capsys.readouterr().out
+
+
+def test_ledger_and_book_agree_and_a_trade_not_posted_is_named(twenty_day_run, db):  # noqa: ANN001
+    # GIVEN the clean run: no difference at all
     assert selectors.ledger_vs_book()["differences"] == []
-    # The trace of a trade shows its journals.
-    trade_id = next(iter(settled))
-    journals = selectors.journals_of_trade(trade_id)
-    assert {j["kind"] for j in journals} >= {"trade", "settlement"}
-
-
-def test_replaying_the_sync_posts_nothing_new(two_days):  # noqa: ANN001
-    count = JournalEntry.objects.count()
-    call_command("ledger_sync")  # re-reads the last ten days of trades and the cash
-    assert JournalEntry.objects.count() == count
-
-
-def test_ledger_vs_book_names_a_trade_the_ledger_has_not_posted(two_days):  # noqa: ANN001
+    # WHEN a trade is booked and the ledger has not synced yet (the seam the check is for)
     mandate = Mandate.objects.get(code="GEQ")
     some = Trade.objects.filter(mandate=mandate, instrument__asset_class="equity").first()
     last = Trade.objects.order_by("-trade_time").first()
@@ -81,11 +94,12 @@ def test_ledger_vs_book_names_a_trade_the_ledger_has_not_posted(two_days):  # no
         broker_id=some.broker_id,
         trader_id=some.trader_id,
     )
+    # THEN the check names it
     report = selectors.ledger_vs_book(mandate)
     payable = [d for d in report["differences"] if d["check"] == "payable"]
     assert payable and manual.trade_id in payable[0]["trade_ids"]
     assert any(d["check"] == "securities_at_cost" for d in report["differences"])
-    # The next sync posts it, and the ledger and the book agree again.
+    # ... and the next sync posts it: they agree again
     call_command("ledger_sync")
     assert selectors.ledger_vs_book(mandate)["differences"] == []
     # A cancellation: the reversal and the re-checked FIFO keep them in agreement.
@@ -96,15 +110,29 @@ def test_ledger_vs_book_names_a_trade_the_ledger_has_not_posted(two_days):  # no
     assert selectors.ledger_verify().ok
 
 
-def test_verify_ledger_command(two_days, capsys):  # noqa: ANN001
-    call_command("verify_ledger")
-    assert "ledger verified" in capsys.readouterr().out
+def test_replaying_the_sync_posts_nothing_new(twenty_day_run, db):  # noqa: ANN001
+    count = JournalEntry.objects.count()
+    call_command("ledger_sync")  # re-reads the last ten days of trades and the cash
+    assert JournalEntry.objects.count() == count
+
+
+def test_a_trades_trace_shows_its_journals(twenty_day_run, db):  # noqa: ANN001
+    trade_id = (
+        Trade.objects.filter(status="settled")
+        .order_by("trade_id")
+        .values_list("trade_id", flat=True)
+        .first()
+    )
+    assert {j["kind"] for j in selectors.journals_of_trade(trade_id)} >= {"trade", "settlement"}
+
+
+def test_verify_ledger_finds_a_tampered_balance(twenty_day_run, db):  # noqa: ANN001
     LedgerBalance.objects.filter(pk=LedgerBalance.objects.first().pk).update(debit=Decimal("1"))
     with pytest.raises(Exception, match="FAILED"):
         call_command("verify_ledger")
 
 
-def test_the_posting_sync_is_bounded_per_tick(two_days, django_assert_max_num_queries):  # noqa: ANN001
+def test_the_posting_sync_is_bounded_per_tick(twenty_day_run, db, django_assert_max_num_queries):  # noqa: ANN001
     from opssuite import pipeline
 
     with django_assert_max_num_queries(400):
