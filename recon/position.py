@@ -35,6 +35,7 @@ from decimal import Decimal
 
 from django.db.models import Q, Sum
 
+from book import events as book_events
 from book.lots import split_quantity
 from book.models import (
     ActionApplication,
@@ -43,6 +44,7 @@ from book.models import (
     CashStatus,
     CorporateAction,
     CustodianStatement,
+    Event,
     IncomeEntitlement,
     Instrument,
     Mandate,
@@ -58,6 +60,7 @@ from .models import Classification
 ZERO = Decimal(0)
 CANDIDATE_LIMIT = 10
 DIVIDEND_LOOKBACK_DAYS = 45
+LATE_WINDOW_TICKS = 60  # how far back a statement's receipt may lag its time, in ticks
 
 
 @dataclass
@@ -181,8 +184,20 @@ def book_view(mandate: Mandate, statement: CustodianStatement) -> BookView:
     pending: dict[int, list[dict]] = defaultdict(list)
     due_unsettled: dict[int, list[dict]] = defaultdict(list)
     expected = dict(trade_date)
+    # Trades the book settled after the statement's time (a late statement, or a failed
+    # settlement that has settled since): as of the statement they were not settled.
+    settled_later = set(
+        Event.objects.filter(
+            kind=book_events.TRADE_SETTLED,
+            mandate=mandate.code,
+            tick__gte=(statement.received_tick or 0) - LATE_WINDOW_TICKS,
+            sim_time__gt=as_of,
+        ).values_list("trade_id", flat=True)
+    )
     open_rows = live.filter(securities, trade_time__lte=as_of).filter(
-        Q(settlement_date__gte=as_of_date) | Q(status__in=SETTLEABLE)
+        Q(settlement_date__gte=as_of_date)
+        | Q(status__in=SETTLEABLE)
+        | Q(trade_id__in=settled_later)
     )
     for row in open_rows.values(*_TRADE_FIELDS):
         instrument_id = row["instrument_id"]
@@ -193,7 +208,7 @@ def book_view(mandate: Mandate, statement: CustodianStatement) -> BookView:
         if not _due(kind, as_of_date, row["settlement_date"]):
             expected[instrument_id] = expected.get(instrument_id, ZERO) - quantity
             pending[instrument_id].append({**row, "signed": quantity})
-        elif row["status"] in SETTLEABLE:
+        elif row["status"] in SETTLEABLE or row["trade_id"] in settled_later:
             due_unsettled[instrument_id].append({**row, "signed": quantity})
     window = as_of_date - dt.timedelta(days=10)
     cancelled: dict[int, list[dict]] = defaultdict(list)
@@ -244,7 +259,7 @@ def book_view(mandate: Mandate, statement: CustodianStatement) -> BookView:
         if not _due(kind, as_of_date, row["value_date"]):
             continue
         cash_expected[row["currency_id"]] += row["amount"]
-        if row["status"] == CashStatus.PROJECTED:
+        if row["status"] == CashStatus.PROJECTED or row["trade__trade_id"] in settled_later:
             cash_due_unsettled[row["currency_id"]].append(row)
     # Projected movements due long ago (failed for a week or more) are in the sum above;
     # name them too.
