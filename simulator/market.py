@@ -39,6 +39,7 @@ STREAM_VENDOR = 3
 STREAM_ACTIVITY = 4
 STREAM_FAULTS = 5
 STREAM_SPLITS = 6
+STREAM_SCALE = 7
 
 
 def regime_for_vix(vix: float) -> str:

@@ -240,6 +240,7 @@ class FaultKind(models.TextChoices):
     MISSED_CORPORATE_ACTION = "missed_corporate_action", "Missed corporate action"
     FAILED_SETTLEMENT = "failed_settlement", "Failed settlement"
     SPLIT_NOT_REFLECTED = "split_not_reflected", "Split not reflected in a vendor's price"
+    SCALE_ERROR = "scale_error", "Scale error in a vendor's price (x100 or /100)"
 
 
 class InjectedFault(models.Model):

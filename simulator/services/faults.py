@@ -33,6 +33,7 @@ DEFAULT_RATES: dict[str, float] = {
     FaultKind.MISSED_CORPORATE_ACTION: 0.05,
     FaultKind.FAILED_SETTLEMENT: 0.01,
     FaultKind.SPLIT_NOT_REFLECTED: 0.1,
+    FaultKind.SCALE_ERROR: 0.0001,
 }
 BUILTIN_SCENARIOS = {
     "default": ("Everyday operations: rare faults of every kind.", 1.0),

@@ -378,6 +378,7 @@ def market_tick(*, slot: TickSlot, seed: int) -> MarketTick:
     published = _price_faults(dice, ids, primary, secondary, decimals, slot.number)
     _fx_faults(dice, universe.fx_ids, fx_secondary)
     dice.save()
+    _scale_errors(seed, slot, dice.rates, ids, primary, secondary, decimals, published)
 
     regime = market.regime_for_vix(vix)
     macro = {**anchors["macro"], "anchors": anchors}
@@ -564,6 +565,50 @@ def _splits_not_reflected(
                     "published": quotes[k],
                 },
             )
+    dice.save()
+
+
+def _scale_errors(
+    seed: int,
+    slot: TickSlot,
+    rates: dict[str, float],
+    ids: np.ndarray,
+    primary: np.ndarray,
+    secondary: np.ndarray,
+    decimals: np.ndarray,
+    published: dict[str, np.ndarray],
+) -> None:
+    """A vendor quoting in the wrong unit for one tick (pence for pounds, percent of par
+    as a fraction): its quote x100 or /100, in place. Dice of their own stream, so adding
+    this fault changed no other draw."""
+    dice = FaultDice(
+        seed=seed,
+        sim_date=slot.sim_date,
+        slot=slot.slot,
+        stream=market.STREAM_SCALE,
+        rates=rates,
+        tick=slot.number,
+        sim_time=slot.sim_time,
+    )
+    for i in np.flatnonzero(dice.hits(FaultKind.SCALE_ERROR, ids.size)):
+        vendor = Vendor.PRIMARY if dice.rng.random() < 0.5 else Vendor.SECONDARY
+        factor = 100.0 if dice.rng.random() < 0.5 else 0.01
+        if not published[vendor][i]:
+            continue
+        quotes = primary if vendor == Vendor.PRIMARY else secondary
+        expected = quotes[i]
+        quotes[i] = round(quotes[i] * factor, int(decimals[i]) + (2 if factor < 1 else 0))
+        dice.record(
+            FaultKind.SCALE_ERROR,
+            magnitude=factor,
+            instrument_id=int(ids[i]),
+            detail={
+                "vendor": vendor,
+                "factor": factor,
+                "expected": expected,
+                "published": quotes[i],
+            },
+        )
     dice.save()
 
 
