@@ -144,11 +144,12 @@ def holdings_frame(*, tick: int) -> HoldingsFrame:
     }
     rows: list[tuple] = []  # mandate, instrument, book, custodian, in, reported, account
     statements = list(
+        # Every statement received this tick, end of day and intraday snapshots alike.
         CustodianStatement.objects.filter(
-            received_tick=tick,
-            kind=StatementKind.END_OF_DAY,
-            custody_account__mandate__isnull=False,
-        ).select_related("custody_account")
+            received_tick=tick, custody_account__mandate__isnull=False
+        )
+        .select_related("custody_account")
+        .order_by("as_of", "id")
     )
     compared: set[int] = set()
     for statement in statements:

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import pytest
 
-RUN_FIXTURES = ("twenty_day_run",)
+# Fixtures that commit a run and flush it after: their tests go last (see above).
+RUN_FIXTURES = ("twenty_day_run", "settled_book")
 
 
 @dataclass(frozen=True)

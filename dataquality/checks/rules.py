@@ -27,8 +27,10 @@ price.stale  A stale quote is the vendor's previous price repeated, so it equals
     previous price exactly; but a quote also stays put naturally now and then (one tick is
     1-10 bp of a stock, a 15-minute move 20-40 bp). What separates the two is that the
     other vendor moved away: the price is unchanged, the other vendor's price changed by
-    a plausible market move (net of the market, within 4 sigma, sigma as for spikes: a
-    bigger jump is the other vendor's problem, a deviation or a spike), and the two are
+    a plausible market move (net of the market, within 2.5 sigma, sigma as for spikes: a
+    bigger jump is more likely the other vendor's problem, a deviation or a spike - with
+    disagreements twice as frequent as stale quotes, from 2.5 sigma on a lone move is
+    likelier a bad quote than a true move), and the two are
     more than 10 bp (equities; 5 bp government, 20 bp corporate: 5 s of everyday noise)
     plus one tick apart. A stale quote whose true move was smaller than that cannot be
     told from a quiet one, and is harmless (it is within the vendors' everyday
@@ -64,13 +66,12 @@ price.split_not_reflected  On a split's ex-date, a price nearer the pre-split le
 fx.source_deviation  Everyday source disagreement is 0.5 bp plus rounding (5 decimals,
     3 for yen: under 0.1 bp); an injected mismatch is 30-100 bp. 10 bp = 20 s.
 fx.triangulation  A cross (a pair without the anchor currency, USD) against the product
-    of its two anchor legs (EURJPY vs EURUSD x USDJPY), on the primary source. Real crosses
-    stay within a few bp of their legs; the simulator draws every pair's intraday path
-    independently (a Brownian bridge between daily fixings), so its crosses drift from
-    their legs intraday: measured over 2015-16 sd 25-47 bp, max 183 bp, 0.74 daily FX
-    vols (sigma_fx = 8% x clip(VIX/20, 0.6, 2.5) / sqrt(252)) and at most 3.1. The
-    tolerance is max(25 bp, 4 sigma_fx): 200 bp at VIX 20. Set vol_multiple to 0 for
-    arbitrage-free crosses and 25 bp applies.
+    of its two anchor legs (EURJPY vs EURUSD x USDJPY), on the primary source. The
+    simulator derives its true crosses from their legs (as the market's are, free of
+    triangular arbitrage), so a cross is off its legs only by quote rounding (under 0.1 bp)
+    and the sources' everyday disagreement (0.5 bp): 25 bp flags any injected mismatch on
+    a leg or a cross. `vol_multiple` (0 by default) widens the tolerance to that many daily
+    FX vols, for a feed whose crosses are not derived from its legs.
 fx.missing  No primary rate for a pair: warning when the secondary has one, else critical.
 holding.quantity_break  Book vs custodian quantity of one line: any difference (quantities
     are exact decimals; the injected break is 5% of the line, at least one unit).
@@ -166,7 +167,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
             "tolerance_bp": 10.0,
             "tick_allowance": 1.0,
             "max_age_minutes": 60.0,
-            "plausible_sigmas": 4.0,
+            "plausible_sigmas": 2.5,
             "vol_multiple": 1.25,
             "gap_variance": 0.25,
             "min_peers": 20,
@@ -201,7 +202,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         severity=WARNING,
         params={
             "tolerance_bp": 25.0,
-            "vol_multiple": 4.0,
+            "vol_multiple": 0.0,
             "fx_annual_vol": 0.08,
             "anchor_currency": "USD",
         },

@@ -100,13 +100,26 @@ def test_triangulation_exactly_at_tolerance_is_silent() -> None:
     assert len(check_fx_triangulation(beyond, ARBITRAGE_FREE)) == 1
 
 
-def test_default_triangulation_tolerance_follows_fx_volatility() -> None:
-    # Defaults: max(25 bp, 4 daily FX vols). 150 bp off is a finding on a calm day
-    # (VIX 12: 4 x 8% x 0.6 / sqrt(252) = 121 bp), not on a stressed one (VIX 30: 302 bp).
+def test_default_triangulation_tolerance_is_25bp_and_vol_multiple_widens_it() -> None:
+    # Defaults: 25 bp (crosses derived from their legs); a vol_multiple of 4 makes it
+    # max(25 bp, 4 daily FX vols): 121 bp at VIX 12, 302 bp at VIX 30.
     off = rates(EURJPY=EURJPY * 1.015)
-    calm = check_fx_triangulation(fx(off, vix=12.0))
+    found = check_fx_triangulation(fx(off, vix=30.0))
+    assert len(found) == 1 and found[0].tolerance == pytest.approx(25.0)
+    loose = [
+        Rule(
+            "fx.triangulation",
+            params={
+                "tolerance_bp": 25.0,
+                "vol_multiple": 4.0,
+                "fx_annual_vol": 0.08,
+                "anchor_currency": "USD",
+            },
+        )
+    ]
+    calm = check_fx_triangulation(fx(off, vix=12.0), loose)
     assert len(calm) == 1 and calm[0].tolerance == pytest.approx(120.95, abs=0.01)
-    assert check_fx_triangulation(fx(off, vix=30.0)) == []
+    assert check_fx_triangulation(fx(off, vix=30.0), loose) == []
 
 
 def test_triangulation_skips_crosses_without_both_legs() -> None:

@@ -336,7 +336,7 @@ def market_tick(*, slot: TickSlot, seed: int) -> MarketTick:
             fixings=fixings,
             steps=steps,
         )
-        fx_prices = fx_paths[slot.slot]
+        fx_prices = _crosses_from_legs(universe.fx_tickers, fx_paths[slot.slot])
 
     ids = np.concatenate([universe.equity_ids, universe.bond_ids])
     true_prices = np.concatenate([equity_prices, bond_prices])
@@ -566,6 +566,27 @@ def _splits_not_reflected(
                 },
             )
     dice.save()
+
+
+ANCHOR = "USD"
+
+
+def _crosses_from_legs(tickers: tuple[str, ...], rates: np.ndarray) -> np.ndarray:
+    """Each cross (a pair without USD: EURJPY, EURGBP) as the product of its USD legs, so
+    the true FX rates are free of triangular arbitrage, as the market's are."""
+    rates = rates.copy()
+    usd_per: dict[str, float] = {ANCHOR: 1.0}
+    for ticker, rate in zip(tickers, rates, strict=True):
+        base, quote = ticker[:3], ticker[3:]
+        if quote == ANCHOR:
+            usd_per[base] = float(rate)
+        elif base == ANCHOR:
+            usd_per[quote] = 1.0 / float(rate)
+    for k, ticker in enumerate(tickers):
+        base, quote = ticker[:3], ticker[3:]
+        if ANCHOR not in (base, quote) and base in usd_per and quote in usd_per:
+            rates[k] = usd_per[base] / usd_per[quote]
+    return rates
 
 
 def _scale_errors(
