@@ -664,7 +664,7 @@ def _locked(break_ids: Sequence[str]) -> list[Break]:
     if not break_ids:
         raise ReconError({"break_ids": ["name at least one break"]})
     rows = list(
-        Break.objects.select_for_update()
+        Break.objects.select_for_update(of=("self",))
         .filter(break_id__in=list(break_ids))
         .select_related("mandate")
         .order_by("id")
