@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from book import events as book_events
-from book.services.events import events_append_many
+from book.services.events import actor_name, events_append_many
 from book.services.sequences import ids_next
 
 from . import events
@@ -119,7 +119,7 @@ def rule_update(
     if enabled is not None:
         row.enabled = enabled
     row.version += 1
-    row.updated_by = _actor_name(actor)
+    row.updated_by = actor_name(actor)
     row.save()
     events_append_many(
         [
@@ -385,14 +385,6 @@ def run_record(
 # --------------------------------------------------------------------------- workflow
 
 
-def _actor_name(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor
-    return actor.get_username() if getattr(actor, "is_authenticated", False) else "anonymous"
-
-
 def _locked(alert_ids: Sequence[str]) -> list[Alert]:
     if not alert_ids:
         raise DQError({"alert_ids": ["name at least one alert"]})
@@ -416,7 +408,7 @@ def _act(
             AlertAction(
                 alert=a,
                 kind=kind,
-                actor=_actor_name(actor),
+                actor=actor_name(actor),
                 note=note,
                 tick=clock.last_tick or None,
             )
@@ -524,9 +516,9 @@ def alert_resolve(alert_ids: Sequence[str], *, actor: Any, note: str = "") -> li
         a.resolved_sim_time = clock.last_tick_sim_time
         a.window_end = a.window_end or clock.last_tick_sim_time
         a.resolution = (
-            f"resolved by {_actor_name(actor)}: {note}"
+            f"resolved by {actor_name(actor)}: {note}"
             if note
-            else f"resolved by {_actor_name(actor)}"
+            else f"resolved by {actor_name(actor)}"
         )[:200]
     Alert.objects.bulk_update(
         rows, ["status", "resolved_tick", "resolved_sim_time", "window_end", "resolution"]

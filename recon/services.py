@@ -30,7 +30,7 @@ from book.models import (
     CustodianStatement,
     Mandate,
 )
-from book.services.events import events_append_many
+from book.services.events import actor_name, events_append_many
 from book.services.sequences import ids_next
 
 from . import events, selectors
@@ -632,14 +632,6 @@ def _position_findings(
 # --------------------------------------------------------------------------- workflow
 
 
-def _actor_name(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor
-    return actor.get_username() if getattr(actor, "is_authenticated", False) else "anonymous"
-
-
 def _record(
     breaks: Sequence[Break],
     kind: str,
@@ -648,7 +640,7 @@ def _record(
     note: str = "",
     **data: Any,
 ) -> None:
-    name = _actor_name(actor)
+    name = actor_name(actor)
     BreakAction.objects.bulk_create(
         [BreakAction(brk=b, kind=kind, actor=name, note=note, data=data) for b in breaks]
     )
@@ -737,9 +729,9 @@ def break_resolve(
         brk.reason_code = reason_code
         brk.resolved_date = day
         brk.resolution = (
-            f"resolved by {_actor_name(actor)}: {note}"
+            f"resolved by {actor_name(actor)}: {note}"
             if note
-            else f"resolved by {_actor_name(actor)}"
+            else f"resolved by {actor_name(actor)}"
         )[:200]
     Break.objects.bulk_update(rows, ["status", "reason_code", "resolved_date", "resolution"])
     _record(
@@ -992,7 +984,7 @@ def file_run_create(
             status=RunStatus.COMPLETED,
             tick=clock.last_tick or None,
             sim_time=clock.last_tick_sim_time,
-            actor=_actor_name(actor),
+            actor=actor_name(actor),
             files={k: v for k, v in names.items()},
             rules=_rules_json(rules),
             rejects=rejects,

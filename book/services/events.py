@@ -24,6 +24,12 @@ def _actor_fields(actor: Any) -> tuple[str, int | None]:
     return "anonymous", None
 
 
+def actor_name(actor: Any) -> str:
+    """Who an actor is, as the event log and every action history record it: a username,
+    "system" for None, "anonymous" for an unauthenticated user."""
+    return _actor_fields(actor)[0]
+
+
 def _validated(
     *, kind: str, source: str, sim_time: dt.datetime | None, payload: dict[str, Any]
 ) -> str:
